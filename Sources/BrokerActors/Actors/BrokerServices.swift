@@ -1,0 +1,11 @@
+import MQTTCore
+
+/// What a session needs from the broker around it (a local object, never sent over the wire).
+public protocol BrokerServices: Sendable {
+    var clock: any BrokerClock { get }
+    /// Publishes a will (or any broker-originated message) through the normal routing path.
+    func publishWill(_ message: Message) async
+    /// The session ended (expired or discarded): its subscriptions leave the topic shards, and the registry forgets
+    /// it, unless the registry already holds a newer session for the same client.
+    func sessionEnded(_ session: SessionActor, clientID: ClientID, subscriptions: [StoredSubscription]) async
+}

@@ -1,0 +1,42 @@
+import MQTTCore
+import NIOCore
+
+extension Broker {
+    /// The `$SYS` messages describing this node right now (EMQX's `$SYS/brokers/<node>/…` layout). They are
+    /// retained, so a subscriber sees the latest values at once.
+    public func sysMessages() async -> [Message] {
+        let now = clock.now()
+        let m = metrics.snapshot()
+        let base = "$SYS/brokers/\(configuration.nodeName)"
+        var subscriptionCount = 0
+        for shard in shards { subscriptionCount += (try? await shard.subscriptionCount()) ?? 0 }
+        var retainedCount = 0
+        for store in retained { retainedCount += (try? await store.count()) ?? 0 }
+        let values: [(String, String)] = [
+            ("version", configuration.version),
+            ("uptime", String(startedAt.secondsUntil(now))),
+            ("clients/connected", String(m.connectionsCurrent)),
+            ("clients/total", String(m.connectionsTotal)),
+            ("sessions/count", String(sessions.count)),
+            ("subscriptions/count", String(subscriptionCount)),
+            ("retained/count", String(retainedCount)),
+            ("messages/received", String(m.messagesReceived)),
+            ("messages/sent", String(m.messagesSent)),
+            ("messages/dropped", String(m.messagesDropped)),
+        ]
+        return values.compactMap { suffix, value in
+            guard let topic = try? TopicName(validating: "\(base)/\(suffix)") else { return nil }
+            return Message(topic: topic, payload: ByteBuffer(string: value), qos: .atMostOnce, retain: true)
+        }
+    }
+
+    /// Publishes `$SYS` every `sysInterval` seconds until the task is cancelled.
+    public func runSysPublisher() async {
+        let interval = configuration.sysInterval
+        guard interval > 0 else { return }
+        while !Task.isCancelled {
+            _ = await publish(await sysMessages(), authorize: false)
+            try? await Task.sleep(for: .seconds(Int(interval)))
+        }
+    }
+}

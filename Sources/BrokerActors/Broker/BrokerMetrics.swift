@@ -1,0 +1,32 @@
+import Synchronization
+
+/// The broker's counters: created once, updated lock-free, read by `$SYS` (and later the HTTP API).
+public final class BrokerMetrics: Sendable {
+    public let connectionsCurrent = Atomic<Int>(0)
+    public let connectionsTotal = Atomic<Int>(0)
+    public let messagesReceived = Atomic<Int>(0)
+    public let messagesSent = Atomic<Int>(0)
+    public let messagesDropped = Atomic<Int>(0)
+    public let publishDenied = Atomic<Int>(0)
+
+    public init() {}
+
+    public struct Snapshot: Sendable, Hashable {
+        public var connectionsCurrent: Int
+        public var connectionsTotal: Int
+        public var messagesReceived: Int
+        public var messagesSent: Int
+        public var messagesDropped: Int
+        public var publishDenied: Int
+    }
+
+    public func snapshot() -> Snapshot {
+        Snapshot(
+            connectionsCurrent: connectionsCurrent.load(ordering: .relaxed),
+            connectionsTotal: connectionsTotal.load(ordering: .relaxed),
+            messagesReceived: messagesReceived.load(ordering: .relaxed),
+            messagesSent: messagesSent.load(ordering: .relaxed),
+            messagesDropped: messagesDropped.load(ordering: .relaxed),
+            publishDenied: publishDenied.load(ordering: .relaxed))
+    }
+}

@@ -1,0 +1,119 @@
+import Logging
+import MQTTCore
+
+/// Carries one connection's broker requests out in the order they arrived: a single task drains a FIFO stream,
+/// so a publisher's messages are routed in order and its acknowledgements follow in order. Consecutive PUBLISHes
+/// in a batch go to the broker as one call.
+public final class ConnectionPipeline: Sendable {
+    private let continuation: AsyncStream<[BrokerRequest]>.Continuation
+
+    /// - Parameters:
+    ///   - respond: called with the broker's answers; the handler hops them onto its event loop.
+    ///   - processed: called after each batch with its request count, so the handler can resume reading.
+    public init(
+        broker: Broker, connection: ConnectionActor,
+        respond: @escaping @Sendable ([BrokerResponse]) -> Void,
+        processed: @escaping @Sendable (Int) -> Void
+    ) {
+        let (stream, continuation) = AsyncStream<[BrokerRequest]>.makeStream()
+        self.continuation = continuation
+        Task {
+            var worker = Worker(broker: broker, connection: connection, respond: respond)
+            for await batch in stream {
+                await worker.run(batch)
+                processed(batch.count)
+            }
+        }
+    }
+
+    public func submit(_ batch: [BrokerRequest]) {
+        guard !batch.isEmpty else { return }
+        continuation.yield(batch)
+    }
+
+    /// No more requests will come; the task ends after the queued ones.
+    public func finish() { continuation.finish() }
+
+    private struct Worker {
+        let broker: Broker
+        let connection: ConnectionActor
+        let respond: @Sendable ([BrokerResponse]) -> Void
+        var clientID: ClientID?
+        var session: SessionActor?
+        var username: String?
+
+        mutating func run(_ batch: [BrokerRequest]) async {
+            var index = batch.startIndex
+            while index < batch.endIndex {
+                if case .publish = batch[index] {
+                    var end = index
+                    while end < batch.endIndex, case .publish = batch[end] { end += 1 }
+                    await publish(batch[index..<end])
+                    index = end
+                } else {
+                    await handle(batch[index])
+                    index += 1
+                }
+            }
+        }
+
+        private mutating func handle(_ request: BrokerRequest) async {
+            switch request {
+            case .connect(let connect):
+                let outcome = await broker.connect(connect, connection: connection)
+                if !outcome.reasonCode.isFailure {
+                    clientID = connect.clientID
+                    username = connect.username
+                    session = broker.sessions.session(for: connect.clientID)
+                }
+                respond([.connected(outcome)])
+            case .publish:
+                break  // batched in run(_:)
+            case .subscribe(let packet):
+                guard let clientID else { return }
+                let result = await broker.subscribe(clientID, username: username, packet)
+                respond([.subscribed(packet.packetID, result.reasonCodes)])
+                if !result.retained.isEmpty { try? await session?.deliver(result.retained) }
+            case .unsubscribe(let packet):
+                guard let clientID else { return }
+                let codes = await broker.unsubscribe(clientID, packet)
+                respond([.unsubscribed(packet.packetID, codes)])
+            case .pubAck(let id):
+                try? await session?.pubAck(id)
+            case .pubRec(let id, let code):
+                try? await session?.pubRec(id, reasonCode: code)
+            case .pubComp(let id):
+                try? await session?.pubComp(id)
+            case .pubRel(let id):
+                let found = (try? await session?.releaseQoS2(id)) ?? false
+                respond([.released(id, found: found)])
+            case .disconnect(let publishWill, let expiry):
+                guard let clientID else { return }
+                await broker.disconnect(clientID, connection: connection, publishWill: publishWill, expiryOverride: expiry)
+            case .connectionLost:
+                guard let clientID else { return }
+                await broker.disconnect(clientID, connection: connection, publishWill: true, expiryOverride: nil)
+            }
+        }
+
+        private func publish(_ requests: ArraySlice<BrokerRequest>) async {
+            var toRoute: [Message] = []
+            var acks: [(PacketID, MQTTQoS, Int?)] = []  // packet id, qos, index into toRoute (nil: duplicate QoS 2)
+            for request in requests {
+                guard case .publish(let message, let packetID) = request else { continue }
+                if message.qos == .exactlyOnce, let id = packetID {
+                    // Exactly once: a retransmitted QoS 2 PUBLISH whose PUBREL has not come is not routed again.
+                    let isNew = (try? await session?.receiveQoS2(id)) ?? false
+                    acks.append((id, .exactlyOnce, isNew ? toRoute.count : nil))
+                    if isNew { toRoute.append(message) }
+                } else {
+                    if let id = packetID { acks.append((id, message.qos, toRoute.count)) }
+                    toRoute.append(message)
+                }
+            }
+            let codes = toRoute.isEmpty ? [] : await broker.publish(toRoute, username: username)
+            guard !acks.isEmpty else { return }
+            respond(acks.map { id, qos, position in .published(id, qos, position.map { codes[$0] } ?? .success) })
+        }
+    }
+}

@@ -1,0 +1,97 @@
+import BrokerActors
+import Logging
+import MQTTCore
+import NIOCore
+import NIOPosix
+import NIOSSL
+import ServiceLifecycle
+
+struct ListenerSettings: Sendable {
+    var bind: String
+    var mqttPort: Int
+    var wsPort: Int
+    var mqttsPort: Int
+    var tlsCertificate: String?
+    var tlsKey: String?
+    var tlsCA: String?
+    var maxPacketSize: Int
+}
+
+/// Binds the MQTT, MQTT-over-WebSocket and MQTTS listeners, publishes `$SYS`, and closes everything on graceful
+/// shutdown.
+struct ListenerService: Service {
+    let broker: Broker
+    let settings: ListenerSettings
+    let logger: Logger
+
+    func run() async throws {
+        let group = MultiThreadedEventLoopGroup.singleton
+        let tls = try makeTLSContext()
+        var channels: [any Channel] = []
+        if settings.mqttPort > 0 {
+            channels.append(try await bind(port: settings.mqttPort, kind: "mqtt", group: group) { channel in
+                channel.eventLoop.makeCompletedFuture { try self.addMQTTHandlers(to: channel.pipeline.syncOperations) }
+            })
+        }
+        if settings.wsPort > 0 {
+            channels.append(try await bind(port: settings.wsPort, kind: "ws", group: group) { channel in
+                WebSocketMQTT.configure(channel, broker: broker, maxPacketSize: settings.maxPacketSize, logger: logger)
+            })
+        }
+        if let tls, settings.mqttsPort > 0 {
+            channels.append(try await bind(port: settings.mqttsPort, kind: "mqtts", group: group) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+                    try self.addMQTTHandlers(to: channel.pipeline.syncOperations)
+                }
+            })
+        }
+        let sys = Task { await broker.runSysPublisher() }
+        try? await gracefulShutdown()
+        sys.cancel()
+        logger.info("shutting down")
+        for channel in channels { try? await channel.close() }
+    }
+
+    func addMQTTHandlers(to pipeline: ChannelPipeline.SynchronousOperations) throws {
+        let decoder = MQTTPacketDecoder(role: .server, maximumPacketSize: settings.maxPacketSize)
+        try pipeline.addHandler(ByteToMessageHandler(decoder))
+        try pipeline.addHandler(MQTTConnectionHandler(broker: broker, logger: logger))
+    }
+
+    private func bind(
+        port: Int, kind: String, group: any EventLoopGroup,
+        initializer: @escaping @Sendable (any Channel) -> EventLoopFuture<Void>
+    ) async throws -> any Channel {
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: 256 * 1024, high: 1024 * 1024))
+            .childChannelInitializer(initializer)
+        let channel: any Channel
+        do {
+            channel = try await bootstrap.bind(host: settings.bind, port: port).get()
+        } catch where settings.bind == "::" {
+            // No IPv6 on this host: fall back to IPv4 only.
+            channel = try await bootstrap.bind(host: "0.0.0.0", port: port).get()
+        }
+        logger.info(
+            "listening",
+            metadata: ["listener/kind": "\(kind)", "listener/address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+        return channel
+    }
+
+    private func makeTLSContext() throws -> NIOSSLContext? {
+        guard let cert = settings.tlsCertificate, let key = settings.tlsKey else { return nil }
+        let chain = try NIOSSLCertificate.fromPEMFile(cert).map { NIOSSLCertificateSource.certificate($0) }
+        var configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: chain, privateKey: .file(key))
+        if let ca = settings.tlsCA {
+            configuration.trustRoots = .file(ca)
+            configuration.certificateVerification = .noHostnameVerification
+        }
+        return try NIOSSLContext(configuration: configuration)
+    }
+}

@@ -1,0 +1,126 @@
+import ArgumentParser
+import BrokerActors
+import Foundation
+import Logging
+import MQTTCore
+import ServiceLifecycle
+
+/// `swift run Node`: a Starling broker node. With no arguments it is a working single-node broker on the default
+/// ports. Every option can also be set through its `STARLING_*` environment variable.
+struct NodeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "Node", abstract: "A Starling MQTT broker node.",
+        discussion: "Every option can also be set with an environment variable: STARLING_ followed by the option "
+            + "name in upper case with _ for -, for example STARLING_MQTT_PORT=1884. A port of 0 turns that "
+            + "listener off.")
+
+    /// The options that take a value, for the environment fallback; keep in step with the properties below.
+    static let valueOptions = [
+        "name", "bind", "mqtt-port", "ws-port", "mqtts-port", "tls-cert", "tls-key", "tls-ca", "password-file",
+        "acl-file", "max-packet-size", "receive-maximum", "max-inflight", "session-queue", "max-keepalive", "sys-interval",
+        "connect-timeout", "log-level",
+    ]
+    static let booleanFlags = ["no-allow-anonymous"]
+
+    @Option(help: "This node's name, as in $SYS topics.") var name = "starling@127.0.0.1"
+    @Option(help: "The address to listen on; :: listens on IPv6 and IPv4.") var bind = "::"
+    @Option(help: "MQTT over TCP.") var mqttPort = 1883
+    @Option(help: "MQTT over WebSocket, path /mqtt.") var wsPort = 8083
+    @Option(help: "MQTT over TLS; needs --tls-cert and --tls-key.") var mqttsPort = 8883
+    @Option(help: "PEM certificate chain for MQTTS.") var tlsCert: String?
+    @Option(help: "PEM private key for MQTTS.") var tlsKey: String?
+    @Option(help: "PEM CA bundle; when given, MQTTS clients must present a certificate it signed.") var tlsCa: String?
+    @Option(help: "A mosquitto_passwd-compatible password file.") var passwordFile: String?
+    @Option(help: "An ACL rules file (see docs/auth.md).") var aclFile: String?
+    @Flag(inversion: .prefixedNo, help: "Accept clients without a user name.") var allowAnonymous = true
+    @Option(help: "Largest accepted MQTT packet, in bytes.") var maxPacketSize = 1_048_576
+    @Option(help: "Unacknowledged QoS 1/2 messages a client may send at once.") var receiveMaximum = 1024
+    @Option(help: "QoS 1/2 messages in flight to one client at most.") var maxInflight = 32
+    @Option(help: "Messages queued per offline or slow session.") var sessionQueue = 1000
+    @Option(help: "Cap on a client's keep-alive in seconds (0 = no cap).") var maxKeepalive = 0
+    @Option(help: "Seconds between $SYS publications (0 = off).") var sysInterval = 10
+    @Option(help: "Seconds a new connection has to send CONNECT.") var connectTimeout = 10
+    @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel = "info"
+
+    func validate() throws {
+        for (flag, port) in [("--mqtt-port", mqttPort), ("--ws-port", wsPort), ("--mqtts-port", mqttsPort)] {
+            guard (0...65_535).contains(port) else { throw ValidationError("\(flag) must be 0...65535, got \(port)") }
+        }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        guard (tlsCert == nil) == (tlsKey == nil) else {
+            throw ValidationError("--tls-cert and --tls-key must be given together")
+        }
+        guard maxPacketSize >= 64, maxPacketSize <= 268_435_460 else {
+            throw ValidationError("--max-packet-size must be 64...268435460")
+        }
+        guard (1...65_535).contains(receiveMaximum) else { throw ValidationError("--receive-maximum must be 1...65535") }
+        guard sessionQueue > 0 else { throw ValidationError("--session-queue must be positive") }
+        guard (1...65_535).contains(maxInflight) else { throw ValidationError("--max-inflight must be 1...65535") }
+        guard (0...65_535).contains(maxKeepalive) else { throw ValidationError("--max-keepalive must be 0...65535") }
+        guard sysInterval >= 0, connectTimeout > 0 else {
+            throw ValidationError("--sys-interval must be >= 0 and --connect-timeout > 0")
+        }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "starling.node")
+        let policy = try makePolicy()
+        var config = BrokerConfiguration()
+        config.nodeName = name
+        config.connection.maximumPacketSize = maxPacketSize
+        config.connection.receiveMaximum = UInt16(receiveMaximum)
+        config.connection.maximumKeepAlive = UInt16(maxKeepalive)
+        config.sessionQueueCapacity = sessionQueue
+        config.maximumInflight = maxInflight
+        config.sysInterval = UInt32(sysInterval)
+        config.connectTimeoutMilliseconds = Int64(connectTimeout) * 1000
+        logEffectiveConfiguration(logger)
+        let broker = Broker(configuration: config, policy: policy, logger: logger)
+        let listeners = ListenerService(broker: broker, settings: listenerSettings(), logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: listeners)], gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        try await group.run()
+    }
+
+    private func listenerSettings() -> ListenerSettings {
+        ListenerSettings(
+            bind: bind, mqttPort: mqttPort, wsPort: wsPort, mqttsPort: tlsCert == nil ? 0 : mqttsPort,
+            tlsCertificate: tlsCert, tlsKey: tlsKey, tlsCA: tlsCa, maxPacketSize: maxPacketSize)
+    }
+
+    /// Logs the settings in force (secrets masked). Through the logger, to stderr, because stdout is block-buffered
+    /// when redirected and a killed node would lose it.
+    private func logEffectiveConfiguration(_ logger: Logger) {
+        let lines = [
+            "name=\(name)", "bind=\(bind)", "mqtt-port=\(mqttPort)", "ws-port=\(wsPort)",
+            "mqtts-port=\(tlsCert == nil ? "off (no --tls-cert)" : String(mqttsPort))",
+            "tls-cert=\(tlsCert ?? "-")", "tls-key=\(tlsKey == nil ? "-" : "****")", "tls-ca=\(tlsCa ?? "-")",
+            "password-file=\(passwordFile ?? "-")", "acl-file=\(aclFile ?? "-")", "allow-anonymous=\(allowAnonymous)",
+            "max-packet-size=\(maxPacketSize)", "receive-maximum=\(receiveMaximum)", "max-inflight=\(maxInflight)",
+            "session-queue=\(sessionQueue)",
+            "max-keepalive=\(maxKeepalive)", "sys-interval=\(sysInterval)", "connect-timeout=\(connectTimeout)",
+            "log-level=\(logLevel)",
+        ]
+        logger.info("configuration", metadata: ["node/config": "\(lines.joined(separator: " "))"])
+    }
+}
+
+@main
+enum NodeMain {
+    static func main() async {
+        let arguments = EnvironmentArguments.merge(
+            arguments: Array(CommandLine.arguments.dropFirst()), options: NodeCommand.valueOptions,
+            flags: NodeCommand.booleanFlags, environment: ProcessInfo.processInfo.environment)
+        await NodeCommand.main(arguments)
+    }
+}

@@ -1,0 +1,110 @@
+import BrokerActors
+import Logging
+import MQTTCore
+import NIOCore
+import NIOHTTP1
+import NIOWebSocket
+
+/// MQTT over WebSocket: an HTTP/1.1 upgrade on `/mqtt` with subprotocol `mqtt`, then binary frames carry the MQTT
+/// byte stream. A packet may span frames and a frame may hold several packets, so frames are unwrapped into bytes
+/// and the normal MQTT decoder reassembles packets.
+enum WebSocketMQTT {
+    static let path = "/mqtt"
+    static let subprotocols = ["mqtt", "mqttv3.1"]
+
+    static func configure(
+        _ channel: any Channel, broker: Broker, maxPacketSize: Int, logger: Logger
+    ) -> EventLoopFuture<Void> {
+        let upgrader = NIOWebSocketServerUpgrader(
+            maxFrameSize: max(maxPacketSize + 16, 1 << 14), automaticErrorHandling: true,
+            shouldUpgrade: { channel, head in
+                guard head.uri.split(separator: "?").first.map(String.init) == path else {
+                    return channel.eventLoop.makeSucceededFuture(nil)
+                }
+                var headers = HTTPHeaders()
+                let offered = head.headers[canonicalForm: "Sec-WebSocket-Protocol"].map { String($0) }
+                if let chosen = offered.first(where: subprotocols.contains) {
+                    headers.add(name: "Sec-WebSocket-Protocol", value: chosen)
+                }
+                return channel.eventLoop.makeSucceededFuture(headers)
+            },
+            upgradePipelineHandler: { channel, _ in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(WebSocketMQTTFrameHandler())
+                    try sync.addHandler(
+                        ByteToMessageHandler(MQTTPacketDecoder(role: .server, maximumPacketSize: maxPacketSize)))
+                    try sync.addHandler(MQTTConnectionHandler(broker: broker, logger: logger))
+                }
+            })
+        let reject = HTTPNotFoundHandler()
+        return channel.pipeline.configureHTTPServerPipeline(
+            withServerUpgrade: (upgraders: [upgrader], completionHandler: { context in
+                context.pipeline.syncOperations.removeHandler(reject, promise: nil)
+            })
+        ).flatMapThrowing {
+            try channel.pipeline.syncOperations.addHandler(reject)
+        }
+    }
+}
+
+/// Unwraps binary WebSocket frames into bytes for the MQTT decoder and wraps outgoing bytes into binary frames.
+/// Text frames are refused [MQTT-6.0.0-1]; pings are answered; a close frame closes the connection.
+final class WebSocketMQTTFrameHandler: ChannelDuplexHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = WebSocketFrame
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        switch frame.opcode {
+        case .binary, .continuation:
+            context.fireChannelRead(wrapInboundOut(frame.unmaskedData))
+        case .ping:
+            let pong = WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)
+            context.writeAndFlush(wrapOutboundOut(pong), promise: nil)
+        case .connectionClose:
+            var data = context.channel.allocator.buffer(capacity: 2)
+            data.write(webSocketErrorCode: .normalClosure)
+            let close = WebSocketFrame(fin: true, opcode: .connectionClose, data: data)
+            context.writeAndFlush(wrapOutboundOut(close)).whenComplete { _ in context.close(promise: nil) }
+        case .text:
+            var data = context.channel.allocator.buffer(capacity: 2)
+            data.write(webSocketErrorCode: .unacceptableData)
+            let close = WebSocketFrame(fin: true, opcode: .connectionClose, data: data)
+            context.writeAndFlush(wrapOutboundOut(close)).whenComplete { _ in context.close(promise: nil) }
+        default:
+            break
+        }
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let bytes = unwrapOutboundIn(data)
+        guard bytes.readableBytes > 0 else {
+            // An empty write is the connection handler's "flush before close" marker.
+            context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .binary, data: bytes)), promise: promise)
+            return
+        }
+        context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .binary, data: bytes)), promise: promise)
+    }
+}
+
+/// Answers any plain HTTP request on the WebSocket port: MQTT lives at /mqtt.
+final class HTTPNotFoundHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .end = unwrapInboundIn(data) else { return }
+        let body = "MQTT over WebSocket is served at \(WebSocketMQTT.path) (subprotocol mqtt)\n"
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "text/plain")
+        headers.add(name: "Content-Length", value: String(body.utf8.count))
+        headers.add(name: "Connection", value: "close")
+        let head = HTTPResponseHead(version: .http1_1, status: .notFound, headers: headers)
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in context.close(promise: nil) }
+    }
+}
