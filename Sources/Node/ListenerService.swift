@@ -69,6 +69,9 @@ struct ListenerService: Service {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 256 * 1024, high: 1024 * 1024))
+            // Each channel keeps its receive buffer between reads; start small (an idle client costs less) and let
+            // the allocator grow it for busy ones.
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65_536))
             .childChannelInitializer(initializer)
         let channel: any Channel
         do {
@@ -86,8 +89,9 @@ struct ListenerService: Service {
     private func makeTLSContext() throws -> NIOSSLContext? {
         guard let cert = settings.tlsCertificate, let key = settings.tlsKey else { return nil }
         let chain = try NIOSSLCertificate.fromPEMFile(cert).map { NIOSSLCertificateSource.certificate($0) }
+        let privateKey = try NIOSSLPrivateKey(file: key, format: .pem)
         var configuration = TLSConfiguration.makeServerConfiguration(
-            certificateChain: chain, privateKey: .file(key))
+            certificateChain: chain, privateKey: .privateKey(privateKey))
         if let ca = settings.tlsCA {
             configuration.trustRoots = .file(ca)
             configuration.certificateVerification = .noHostnameVerification

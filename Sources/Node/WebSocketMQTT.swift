@@ -37,13 +37,12 @@ enum WebSocketMQTT {
                     try sync.addHandler(MQTTConnectionHandler(broker: broker, logger: logger))
                 }
             })
-        let reject = HTTPNotFoundHandler()
         return channel.pipeline.configureHTTPServerPipeline(
             withServerUpgrade: (upgraders: [upgrader], completionHandler: { context in
-                context.pipeline.syncOperations.removeHandler(reject, promise: nil)
+                context.pipeline.syncOperations.removeHandler(name: HTTPNotFoundHandler.name, promise: nil)
             })
         ).flatMapThrowing {
-            try channel.pipeline.syncOperations.addHandler(reject)
+            try channel.pipeline.syncOperations.addHandler(HTTPNotFoundHandler(), name: HTTPNotFoundHandler.name)
         }
     }
 }
@@ -68,12 +67,14 @@ final class WebSocketMQTTFrameHandler: ChannelDuplexHandler {
             var data = context.channel.allocator.buffer(capacity: 2)
             data.write(webSocketErrorCode: .normalClosure)
             let close = WebSocketFrame(fin: true, opcode: .connectionClose, data: data)
-            context.writeAndFlush(wrapOutboundOut(close)).whenComplete { _ in context.close(promise: nil) }
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(close)).whenComplete { _ in channel.close(promise: nil) }
         case .text:
             var data = context.channel.allocator.buffer(capacity: 2)
             data.write(webSocketErrorCode: .unacceptableData)
             let close = WebSocketFrame(fin: true, opcode: .connectionClose, data: data)
-            context.writeAndFlush(wrapOutboundOut(close)).whenComplete { _ in context.close(promise: nil) }
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(close)).whenComplete { _ in channel.close(promise: nil) }
         default:
             break
         }
@@ -81,17 +82,13 @@ final class WebSocketMQTTFrameHandler: ChannelDuplexHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let bytes = unwrapOutboundIn(data)
-        guard bytes.readableBytes > 0 else {
-            // An empty write is the connection handler's "flush before close" marker.
-            context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .binary, data: bytes)), promise: promise)
-            return
-        }
         context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .binary, data: bytes)), promise: promise)
     }
 }
 
 /// Answers any plain HTTP request on the WebSocket port: MQTT lives at /mqtt.
 final class HTTPNotFoundHandler: ChannelInboundHandler, RemovableChannelHandler {
+    static let name = "starling.http-not-found"
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
@@ -105,6 +102,7 @@ final class HTTPNotFoundHandler: ChannelInboundHandler, RemovableChannelHandler 
         let head = HTTPResponseHead(version: .http1_1, status: .notFound, headers: headers)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in context.close(promise: nil) }
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
     }
 }

@@ -1,11 +1,20 @@
-import Logging
 import MQTTCore
+import Synchronization
 
-/// Carries one connection's broker requests out in the order they arrived: a single task drains a FIFO stream,
-/// so a publisher's messages are routed in order and its acknowledgements follow in order. Consecutive PUBLISHes
-/// in a batch go to the broker as one call.
+/// Carries one connection's broker requests out in the order they arrived. A single drainer task runs while
+/// requests are queued and ends when the queue is empty, so an idle connection holds no task; order holds because
+/// there is never more than one drainer. Consecutive PUBLISHes in a batch go to the broker as one call.
 public final class ConnectionPipeline: Sendable {
-    private let continuation: AsyncStream<[BrokerRequest]>.Continuation
+    private struct Queue {
+        var batches: [[BrokerRequest]] = []
+        var draining = false
+        var finished = false
+        /// The drainer's state; taken out while a drainer runs, put back when it stops.
+        var worker: Worker?
+    }
+
+    private let queue: Mutex<Queue>
+    private let processed: @Sendable (Int) -> Void
 
     /// - Parameters:
     ///   - respond: called with the broker's answers; the handler hops them onto its event loop.
@@ -15,24 +24,47 @@ public final class ConnectionPipeline: Sendable {
         respond: @escaping @Sendable ([BrokerResponse]) -> Void,
         processed: @escaping @Sendable (Int) -> Void
     ) {
-        let (stream, continuation) = AsyncStream<[BrokerRequest]>.makeStream()
-        self.continuation = continuation
-        Task {
-            var worker = Worker(broker: broker, connection: connection, respond: respond)
-            for await batch in stream {
+        self.queue = Mutex(Queue(worker: Worker(broker: broker, connection: connection, respond: respond)))
+        self.processed = processed
+    }
+
+    public func submit(_ batch: [BrokerRequest]) {
+        guard !batch.isEmpty else { return }
+        let start: Worker? = queue.withLock { q in
+            guard !q.finished else { return nil }
+            q.batches.append(batch)
+            guard !q.draining, let worker = q.worker else { return nil }
+            q.draining = true
+            q.worker = nil
+            return worker
+        }
+        if let start { Task { await self.drain(start) } }
+    }
+
+    /// No more requests will come; those already queued are still carried out.
+    public func finish() {
+        queue.withLock { $0.finished = true }
+    }
+
+    private func drain(_ worker: Worker) async {
+        var worker = worker
+        while true {
+            let batches: [[BrokerRequest]] = queue.withLock { q in
+                let taken = q.batches
+                q.batches.removeAll()
+                if taken.isEmpty {
+                    q.draining = false
+                    q.worker = worker
+                }
+                return taken
+            }
+            guard !batches.isEmpty else { return }
+            for batch in batches {
                 await worker.run(batch)
                 processed(batch.count)
             }
         }
     }
-
-    public func submit(_ batch: [BrokerRequest]) {
-        guard !batch.isEmpty else { return }
-        continuation.yield(batch)
-    }
-
-    /// No more requests will come; the task ends after the queued ones.
-    public func finish() { continuation.finish() }
 
     private struct Worker {
         let broker: Broker

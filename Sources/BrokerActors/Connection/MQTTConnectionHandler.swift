@@ -87,6 +87,7 @@ public final class MQTTConnectionHandler: ChannelDuplexHandler, ConnectionOutlet
         timer?.cancel()
         timer = nil
         self.context = nil
+        connectionActor = nil  // the actor refers back to this handler; drop the cycle
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -220,8 +221,9 @@ public final class MQTTConnectionHandler: ChannelDuplexHandler, ConnectionOutlet
         closing = true
         needsFlush = false
         // Close once what was written (CONNACK or DISCONNECT with a reason code) has left.
-        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).whenComplete { _ in
-            context.close(promise: nil)
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in
+            channel.close(promise: nil)
         }
     }
 }
