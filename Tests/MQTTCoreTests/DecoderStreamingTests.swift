@@ -40,14 +40,18 @@ struct DecoderStreamingTests {
     func verifierServerRole(version: MQTTProtocolVersion) throws {
         // The server needs CONNECT first, so the whole session is one input (the verifier shuffles inputs).
         let packets = Fixtures.session(version)
-        try ByteToMessageDecoderVerifier.verifyDecoder(inputOutputPairs: [(buffer(Self.stream(packets, version)), packets)]) {
+        try ByteToMessageDecoderVerifier.verifyDecoder(inputOutputPairs: [
+            (buffer(Self.stream(packets, version)), packets)
+        ]) {
             MQTTPacketDecoder(role: .server)
         }
     }
 
     // MARK: Splits
 
-    @Test("a session split at every byte boundary decodes to the same packets", arguments: [MQTTProtocolVersion.v3_1, .v3_1_1, .v5])
+    @Test(
+        "a session split at every byte boundary decodes to the same packets",
+        arguments: [MQTTProtocolVersion.v3_1, .v3_1_1, .v5])
     func everySplitPoint(version: MQTTProtocolVersion) throws {
         let packets = Fixtures.session(version)
         let bytes = Self.stream(packets, version)
@@ -60,7 +64,8 @@ struct DecoderStreamingTests {
         }
     }
 
-    @Test("a session fed one byte at a time, and in seeded random chunks", arguments: [MQTTProtocolVersion.v3_1_1, .v5])
+    @Test(
+        "a session fed one byte at a time, and in seeded random chunks", arguments: [MQTTProtocolVersion.v3_1_1, .v5])
     func dripAndRandomChunks(version: MQTTProtocolVersion) throws {
         let packets = Fixtures.session(version)
         let bytes = Self.stream(packets, version)
@@ -163,7 +168,8 @@ struct DecoderStreamingTests {
         #expect(error?.code == .packetTooLarge)
         #expect(error?.version == nil)
 
-        let channel = EmbeddedChannel(handler: ByteToMessageHandler(MQTTPacketDecoder(role: .server, maximumPacketSize: 1_024)))
+        let channel = EmbeddedChannel(
+            handler: ByteToMessageHandler(MQTTPacketDecoder(role: .server, maximumPacketSize: 1_024)))
         #expect(throws: MQTTProtocolError.self) { try channel.writeInbound(buffer([0x10, 0x80, 0x80, 0x01])) }
         _ = try? channel.finish()
     }

@@ -74,6 +74,13 @@ func protocolError(_ body: () throws(MQTTProtocolError) -> Void) -> MQTTProtocol
     }
 }
 
+/// Properties built in place: `props { $0.topicAlias = 3 }`.
+func props(_ build: (inout MQTTProperties) -> Void) -> MQTTProperties {
+    var properties = MQTTProperties()
+    build(&properties)
+    return properties
+}
+
 // MARK: - Table rows
 
 /// One round-trip row: encoding `packet` and decoding it must give `expected` (the packet as that version can
@@ -134,7 +141,8 @@ enum Fixtures {
     }
 
     static func publish(
-        _ qos: MQTTQoS, id: UInt16? = nil, retain: Bool = false, dup: Bool = false, payload: ByteBuffer = buffer("21.5"),
+        _ qos: MQTTQoS, id: UInt16? = nil, retain: Bool = false, dup: Bool = false,
+        payload: ByteBuffer = buffer("21.5"),
         properties: MQTTProperties = .init()
     ) -> MQTTPacket {
         .publish(
@@ -158,8 +166,10 @@ enum Fixtures {
         .init(filter: "#", options: .init(qos: .exactlyOnce, retainAsPublished: true)),
         .init(filter: "$SYS/#", options: .init(qos: .atLeastOnce, retainHandling: .sendOnNewSubscribe)),
         .init(
-            filter: "x/y", options: .init(qos: .exactlyOnce, noLocal: true, retainAsPublished: true,
-                                          retainHandling: .doNotSend)),
+            filter: "x/y",
+            options: .init(
+                qos: .exactlyOnce, noLocal: true, retainAsPublished: true,
+                retainHandling: .doNotSend)),
         .init(filter: "$share/workers/jobs/+", options: .init(qos: .atLeastOnce, retainHandling: .doNotSend)),
         .init(filter: "$queue/jobs/#", options: .init(qos: .atMostOnce)),
     ]

@@ -18,12 +18,6 @@ struct KnownBytesTests {
         var testDescription: String { name }
     }
 
-    static func props(_ build: (inout MQTTProperties) -> Void) -> MQTTProperties {
-        var p = MQTTProperties()
-        build(&p)
-        return p
-    }
-
     static let rows: [Row] = [
         Row(
             name: "mosquitto_pub 3.1.1 CONNECT with will, user name and password", version: .v3_1_1,
@@ -39,16 +33,23 @@ struct KnownBytesTests {
         Row(
             name: "mosquitto_pub 3.1.1 PUBLISH qos1", version: .v3_1_1,
             bytes: hex("32 0c 00 03 61 2f 62 00 01 68 65 6c 6c 6f"),
-            packet: .publish(.init(topic: "a/b", payload: buffer("hello"), qos: .atLeastOnce, packetID: Fixtures.pid(1))),
+            packet: .publish(
+                .init(topic: "a/b", payload: buffer("hello"), qos: .atLeastOnce, packetID: Fixtures.pid(1))),
             byteIdentical: true),
-        Row(name: "mosquitto_pub DISCONNECT", version: .v3_1_1, bytes: hex("e0 00"), packet: .disconnect(.init()), byteIdentical: true),
+        Row(
+            name: "mosquitto_pub DISCONNECT", version: .v3_1_1, bytes: hex("e0 00"), packet: .disconnect(.init()),
+            byteIdentical: true),
         Row(
             name: "mosquitto_pub 5 CONNECT with session expiry and receive maximum", version: .v5,
-            bytes: hex("10 1e 00 04 4d 51 54 54 05 02 00 3c 08 11 00 00 0e 10 21 00 14 00 09 73 74 61 72 6c 69 6e 67 35"),
+            bytes: hex(
+                "10 1e 00 04 4d 51 54 54 05 02 00 3c 08 11 00 00 0e 10 21 00 14 00 09 73 74 61 72 6c 69 6e 67 35"),
             packet: .connect(
                 .init(
                     version: .v5, clientID: "starling5", keepAlive: 60,
-                    properties: props { $0.sessionExpiryInterval = 3_600; $0.receiveMaximum = 20 })),
+                    properties: props {
+                        $0.sessionExpiryInterval = 3_600
+                        $0.receiveMaximum = 20
+                    })),
             byteIdentical: true),
         Row(
             name: "mosquitto_pub 5 PUBLISH qos1 retained with user property, expiry, content type", version: .v5,
@@ -93,7 +94,10 @@ struct KnownBytesTests {
                         .init(filter: "a/+", options: .init(qos: .atLeastOnce)),
                         .init(filter: "$share/g/x/#", options: .init(qos: .atLeastOnce)),
                     ],
-                    properties: props { $0.subscriptionIdentifiers = [7]; $0.userProperties = [.init("p", "q")] })),
+                    properties: props {
+                        $0.subscriptionIdentifiers = [7]
+                        $0.userProperties = [.init("p", "q")]
+                    })),
             byteIdentical: true),
         // Hand-written from the spec.
         Row(
@@ -116,7 +120,8 @@ struct KnownBytesTests {
             name: "v3.1.1 CONNACK session present", version: .v3_1_1, bytes: hex("20 02 01 00"),
             packet: .connAck(.init(sessionPresent: true)), byteIdentical: true),
         Row(
-            name: "v3.1.1 CONNACK return code 4 (bad user name or password)", version: .v3_1_1, bytes: hex("20 02 00 04"),
+            name: "v3.1.1 CONNACK return code 4 (bad user name or password)", version: .v3_1_1,
+            bytes: hex("20 02 00 04"),
             packet: .connAck(.init(sessionPresent: false, reasonCode: .badUserNameOrPassword)), byteIdentical: true),
         Row(
             name: "v5 CONNACK with topic alias maximum and assigned client id", version: .v5,
@@ -124,11 +129,16 @@ struct KnownBytesTests {
             packet: .connAck(
                 .init(
                     sessionPresent: false,
-                    properties: props { $0.assignedClientIdentifier = "auto-1"; $0.topicAliasMaximum = 5 })),
+                    properties: props {
+                        $0.assignedClientIdentifier = "auto-1"
+                        $0.topicAliasMaximum = 5
+                    })),
             byteIdentical: false),
         Row(name: "PINGREQ", version: .v3_1_1, bytes: hex("c0 00"), packet: .pingReq, byteIdentical: true),
         Row(name: "PINGRESP", version: .v5, bytes: hex("d0 00"), packet: .pingResp, byteIdentical: true),
-        Row(name: "v3.1.1 PUBREL", version: .v3_1_1, bytes: hex("62 02 12 34"), packet: .pubRel(Fixtures.ack(0x1234)), byteIdentical: true),
+        Row(
+            name: "v3.1.1 PUBREL", version: .v3_1_1, bytes: hex("62 02 12 34"), packet: .pubRel(Fixtures.ack(0x1234)),
+            byteIdentical: true),
         Row(
             name: "v5 PUBACK without reason code means success", version: .v5, bytes: hex("40 02 00 07"),
             packet: .pubAck(Fixtures.ack(7)), byteIdentical: true),
@@ -140,12 +150,15 @@ struct KnownBytesTests {
             packet: .pubRec(Fixtures.ack(8, .noMatchingSubscribers)), byteIdentical: true),
         Row(
             name: "v3.1.1 SUBACK with a failure", version: .v3_1_1, bytes: hex("90 05 00 02 00 02 80"),
-            packet: .subAck(.init(packetID: Fixtures.pid(2), reasonCodes: [.grantedQoS0, .grantedQoS2, .unspecifiedError])),
+            packet: .subAck(
+                .init(packetID: Fixtures.pid(2), reasonCodes: [.grantedQoS0, .grantedQoS2, .unspecifiedError])),
             byteIdentical: true),
         Row(
             name: "v5 SUBACK with reason string", version: .v5, bytes: hex("90 09 00 02 04 1f 00 01 78 01 87"),
             packet: .subAck(
-                .init(packetID: Fixtures.pid(2), reasonCodes: [.grantedQoS1, .notAuthorized], properties: props { $0.reasonString = "x" })),
+                .init(
+                    packetID: Fixtures.pid(2), reasonCodes: [.grantedQoS1, .notAuthorized],
+                    properties: props { $0.reasonString = "x" })),
             byteIdentical: true),
         Row(
             name: "v3.1.1 UNSUBSCRIBE", version: .v3_1_1, bytes: hex("a2 07 00 03 00 03 61 2f 62"),
@@ -165,7 +178,8 @@ struct KnownBytesTests {
             packet: .disconnect(.init(properties: props { $0.sessionExpiryInterval = 0 })), byteIdentical: true),
         Row(
             name: "v5 AUTH continue with method", version: .v5, bytes: hex("f0 0a 18 08 15 00 05 53 43 52 41 4d"),
-            packet: .auth(.init(reasonCode: .continueAuthentication, properties: props { $0.authenticationMethod = "SCRAM" })),
+            packet: .auth(
+                .init(reasonCode: .continueAuthentication, properties: props { $0.authenticationMethod = "SCRAM" })),
             byteIdentical: true),
         Row(
             name: "v5 PUBLISH with empty topic and topic alias", version: .v5, bytes: hex("30 07 00 00 03 23 00 02 78"),

@@ -31,27 +31,37 @@ struct PacketRoundTripTests {
             F.publish(.atLeastOnce, id: 9, properties: F.fullProperties(.publish))),
         RoundTripCase(
             "PUBLISH empty topic with topic alias",
-            .publish(.init(topic: nil, payload: buffer("x"), properties: { var p = MQTTProperties(); p.topicAlias = 3; return p }()))),
+            .publish(.init(topic: nil, payload: buffer("x"), properties: props { $0.topicAlias = 3 }))),
         RoundTripCase("PUBLISH 2-byte remaining length", F.publish(.atMostOnce, payload: F.payload(200))),
         RoundTripCase("PUBACK success", .pubAck(F.ack(1))),
         RoundTripCase("PUBACK reason code only", .pubAck(F.ack(2, .noMatchingSubscribers))),
         RoundTripCase("PUBACK every property", .pubAck(F.ack(3, .quotaExceeded, F.fullProperties(.pubAck)))),
         RoundTripCase("PUBACK success with properties", .pubAck(F.ack(4, .success, F.fullProperties(.pubAck)))),
         RoundTripCase("PUBREC success", .pubRec(F.ack(5))),
-        RoundTripCase("PUBREC every property", .pubRec(F.ack(6, .implementationSpecificError, F.fullProperties(.pubRec)))),
+        RoundTripCase(
+            "PUBREC every property", .pubRec(F.ack(6, .implementationSpecificError, F.fullProperties(.pubRec)))),
         RoundTripCase("PUBREL success", .pubRel(F.ack(7))),
         RoundTripCase("PUBREL every property", .pubRel(F.ack(8, .packetIdentifierNotFound, F.fullProperties(.pubRel)))),
         RoundTripCase("PUBCOMP success", .pubComp(F.ack(9))),
-        RoundTripCase("PUBCOMP every property", .pubComp(F.ack(10, .packetIdentifierNotFound, F.fullProperties(.pubComp)))),
+        RoundTripCase(
+            "PUBCOMP every property", .pubComp(F.ack(10, .packetIdentifierNotFound, F.fullProperties(.pubComp)))),
         RoundTripCase(
             "SUBSCRIBE every option combination",
             .subscribe(.init(packetID: F.pid(11), subscriptions: F.v5Subscriptions))),
         RoundTripCase(
             "SUBSCRIBE every property",
-            .subscribe(.init(packetID: F.pid(12), subscriptions: [F.v5Subscriptions[1]], properties: F.fullProperties(.subscribe)))),
+            .subscribe(
+                .init(
+                    packetID: F.pid(12), subscriptions: [F.v5Subscriptions[1]], properties: F.fullProperties(.subscribe)
+                ))),
         RoundTripCase(
             "SUBACK mixed codes",
-            .subAck(.init(packetID: F.pid(13), reasonCodes: [.grantedQoS0, .grantedQoS1, .grantedQoS2, .notAuthorized, .sharedSubscriptionsNotSupported]))),
+            .subAck(
+                .init(
+                    packetID: F.pid(13),
+                    reasonCodes: [
+                        .grantedQoS0, .grantedQoS1, .grantedQoS2, .notAuthorized, .sharedSubscriptionsNotSupported,
+                    ]))),
         RoundTripCase(
             "SUBACK every property",
             .subAck(.init(packetID: F.pid(14), reasonCodes: [.grantedQoS1], properties: F.fullProperties(.subAck)))),
@@ -59,10 +69,12 @@ struct PacketRoundTripTests {
         RoundTripCase(
             "UNSUBSCRIBE every property",
             .unsubscribe(.init(packetID: F.pid(16), filters: ["a"], properties: F.fullProperties(.unsubscribe)))),
-        RoundTripCase("UNSUBACK", .unsubAck(.init(packetID: F.pid(17), reasonCodes: [.success, .noSubscriptionExisted]))),
+        RoundTripCase(
+            "UNSUBACK", .unsubAck(.init(packetID: F.pid(17), reasonCodes: [.success, .noSubscriptionExisted]))),
         RoundTripCase(
             "UNSUBACK every property",
-            .unsubAck(.init(packetID: F.pid(18), reasonCodes: [.notAuthorized], properties: F.fullProperties(.unsubAck)))),
+            .unsubAck(
+                .init(packetID: F.pid(18), reasonCodes: [.notAuthorized], properties: F.fullProperties(.unsubAck)))),
         RoundTripCase("PINGREQ", .pingReq),
         RoundTripCase("PINGRESP", .pingResp),
         RoundTripCase("DISCONNECT normal", .disconnect(.init())),
@@ -74,7 +86,9 @@ struct PacketRoundTripTests {
             "DISCONNECT normal with properties",
             .disconnect(.init(reasonCode: .normalDisconnection, properties: F.fullProperties(.disconnect)))),
         RoundTripCase("AUTH empty", .auth(.init())),
-        RoundTripCase("AUTH every property", .auth(.init(reasonCode: .continueAuthentication, properties: F.fullProperties(.auth)))),
+        RoundTripCase(
+            "AUTH every property",
+            .auth(.init(reasonCode: .continueAuthentication, properties: F.fullProperties(.auth)))),
         RoundTripCase("AUTH re-authenticate", .auth(.init(reasonCode: .reAuthenticate))),
     ]
 
@@ -119,17 +133,22 @@ struct PacketRoundTripTests {
             RoundTripCase("PUBREC", .pubRec(F.ack(2))),
             RoundTripCase("PUBREL", .pubRel(F.ack(3))),
             RoundTripCase(
-                "PUBCOMP reason code dropped", .pubComp(F.ack(4, .packetIdentifierNotFound)), expected: .pubComp(F.ack(4))),
+                "PUBCOMP reason code dropped", .pubComp(F.ack(4, .packetIdentifierNotFound)),
+                expected: .pubComp(F.ack(4))),
             RoundTripCase(
                 "SUBSCRIBE v5 options dropped", .subscribe(.init(packetID: F.pid(5), subscriptions: F.v5Subscriptions)),
                 expected: .subscribe(.init(packetID: F.pid(5), subscriptions: F.v3Subscriptions))),
             RoundTripCase(
                 "SUBACK granted and failure",
-                .subAck(.init(packetID: F.pid(6), reasonCodes: [.grantedQoS0, .grantedQoS1, .grantedQoS2, .unspecifiedError]))),
+                .subAck(
+                    .init(
+                        packetID: F.pid(6), reasonCodes: [.grantedQoS0, .grantedQoS1, .grantedQoS2, .unspecifiedError]))
+            ),
             RoundTripCase(
                 "SUBACK v5 failure codes become 0x80",
                 .subAck(.init(packetID: F.pid(7), reasonCodes: [.notAuthorized, .grantedQoS1, .topicFilterInvalid])),
-                expected: .subAck(.init(packetID: F.pid(7), reasonCodes: [.unspecifiedError, .grantedQoS1, .unspecifiedError]))),
+                expected: .subAck(
+                    .init(packetID: F.pid(7), reasonCodes: [.unspecifiedError, .grantedQoS1, .unspecifiedError]))),
             RoundTripCase("UNSUBSCRIBE", .unsubscribe(.init(packetID: F.pid(8), filters: ["a/b", "+/#"]))),
             RoundTripCase(
                 "UNSUBACK reason codes dropped", .unsubAck(.init(packetID: F.pid(9), reasonCodes: [.success])),
@@ -199,7 +218,8 @@ struct PacketRoundTripTests {
                 seen.formUnion(c.will?.properties.presentIDs ?? [])
             case .connAck(let p): seen.formUnion(p.properties.presentIDs)
             case .publish(let p): seen.formUnion(p.properties.presentIDs)
-            case .pubAck(let p), .pubRec(let p), .pubRel(let p), .pubComp(let p): seen.formUnion(p.properties.presentIDs)
+            case .pubAck(let p), .pubRec(let p), .pubRel(let p), .pubComp(let p):
+                seen.formUnion(p.properties.presentIDs)
             case .subscribe(let p): seen.formUnion(p.properties.presentIDs)
             case .subAck(let p): seen.formUnion(p.properties.presentIDs)
             case .unsubscribe(let p): seen.formUnion(p.properties.presentIDs)

@@ -14,7 +14,6 @@ struct PropertiesTests {
         return props
     }
 
-
     static func written(_ props: MQTTProperties) -> [UInt8] {
         var out = ByteBuffer()
         props.write(to: &out)
@@ -33,7 +32,10 @@ struct PropertiesTests {
     static let wireForms: [(MQTTPropertyID, String)] = [
         (.payloadFormatIndicator, "01 01"),
         (.messageExpiryInterval, "02 00 00 0e 10"),
-        (.contentType, "03 00 1f 61 70 70 6c 69 63 61 74 69 6f 6e 2f 6a 73 6f 6e 3b 20 63 68 61 72 73 65 74 3d 75 74 66 2d 38"),
+        (
+            .contentType,
+            "03 00 1f 61 70 70 6c 69 63 61 74 69 6f 6e 2f 6a 73 6f 6e 3b 20 63 68 61 72 73 65 74 3d 75 74 66 2d 38"
+        ),
         (.responseTopic, "08 00 10 72 65 70 6c 69 65 73 2f 63 6c 69 65 6e 74 2d 31"),
         (.correlationData, "09 00 04 00 01 fe ff"),
         (.subscriptionIdentifier, "0b 2a"),
@@ -114,7 +116,8 @@ struct PropertiesTests {
 
     @Test("user properties keep order and duplicates [MQTT-3.3.2-18]")
     func userPropertiesOrder() throws {
-        let raw = [0x26] + mqttString("k") + mqttString("2") + hex("02 00 00 00 05") + [0x26] + mqttString("k")
+        let raw =
+            [0x26] + mqttString("k") + mqttString("2") + hex("02 00 00 00 05") + [0x26] + mqttString("k")
             + mqttString("1") + [0x26] + mqttString("a") + mqttString("")
         let props = try Self.read(raw, .publish)
         #expect(props.userProperties == [.init("k", "2"), .init("k", "1"), .init("a", "")])
@@ -189,17 +192,20 @@ struct PropertiesTests {
     @Test("a block whose declared length runs past the buffer is malformed")
     func lengthPastEnd() {
         var input = buffer(hex("05 01 01"))
-        let error = protocolError { () throws(MQTTProtocolError) in _ = try MQTTProperties.read(from: &input, context: .publish) }
+        let error = protocolError { () throws(MQTTProtocolError) in
+            _ = try MQTTProperties.read(from: &input, context: .publish)
+        }
         #expect(error?.code == .malformedPacket)
     }
 
     @Test("presentIDs lists each present property once, in identifier order")
     func presentIDs() {
         var props = Fixtures.fullProperties(.publish)
-        #expect(props.presentIDs == [
-            .payloadFormatIndicator, .messageExpiryInterval, .contentType, .responseTopic, .correlationData,
-            .subscriptionIdentifier, .topicAlias, .userProperty,
-        ])
+        #expect(
+            props.presentIDs == [
+                .payloadFormatIndicator, .messageExpiryInterval, .contentType, .responseTopic, .correlationData,
+                .subscriptionIdentifier, .topicAlias, .userProperty,
+            ])
         props = MQTTProperties()
         #expect(props.presentIDs.isEmpty && props.isEmpty)
     }

@@ -99,7 +99,9 @@ struct ProtocolErrorResponseTests {
         #expect(reserved.response(version: reserved.version, afterConnect: false) == nil)
         // v5 CONNECT with Receive Maximum 0: CONNACK 0x82.
         let v5 = try #require(firstError(Raw.connect(level: 5, properties: propertyBlock(hex("21 00 00")))))
-        #expect(v5.response(version: v5.version, afterConnect: false) == .connAck(.init(sessionPresent: false, reasonCode: .protocolError)))
+        #expect(
+            v5.response(version: v5.version, afterConnect: false)
+                == .connAck(.init(sessionPresent: false, reasonCode: .protocolError)))
         // "MQTT" level 3: CONNACK return code 1 in 3.1.1 form.
         let level = try #require(firstError(Raw.connect(level: 3)))
         let ack = try #require(level.response(version: level.version, afterConnect: false))

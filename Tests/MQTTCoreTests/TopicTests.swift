@@ -231,7 +231,9 @@ struct TopicTests {
             if rng.next() % 3 == 0 {
                 // Derive a filter from the topic so that matches are common.
                 filter = topic.map { rng.next() % 3 == 0 ? "+" : $0 }
-                if rng.next() % 2 == 0 { filter = Array(filter.prefix(Int(rng.next() % UInt64(filter.count + 1)))) + ["#"] }
+                if rng.next() % 2 == 0 {
+                    filter = Array(filter.prefix(Int(rng.next() % UInt64(filter.count + 1)))) + ["#"]
+                }
             } else {
                 filter = (0..<(1 + Int(rng.next() % 7))).map { _ in pick(words + ["+"]) }
                 if rng.next() % 4 == 0 { filter.append("#") }

@@ -67,7 +67,9 @@ struct VariableByteIntegerTests {
     }
 
     /// The encoder reserves four bytes for a length and moves the body back when fewer are needed.
-    @Test("length-prefixed bodies at every size boundary", arguments: [0, 1, 127, 128, 16_383, 16_384, 2_097_151, 2_097_152])
+    @Test(
+        "length-prefixed bodies at every size boundary",
+        arguments: [0, 1, 127, 128, 16_383, 16_384, 2_097_151, 2_097_152])
     func lengthPrefix(bodyLength: Int) throws {
         var out = ByteBuffer(bytes: [0xAB, 0xCD])
         out.moveReaderIndex(forwardBy: 1)  // a non-zero reader index must not upset the move

@@ -55,7 +55,8 @@ struct SharedGroup: Sendable {
 
     /// Adds the member, or replaces the options of the same (client, filter) in place, keeping its turn.
     mutating func upsert(_ member: Member) {
-        if let index = members.firstIndex(where: { $0.clientID == member.clientID && $0.rawFilter == member.rawFilter }) {
+        if let index = members.firstIndex(where: { $0.clientID == member.clientID && $0.rawFilter == member.rawFilter })
+        {
             members[index] = member
         } else {
             members.append(member)

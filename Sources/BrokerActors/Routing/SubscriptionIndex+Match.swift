@@ -16,15 +16,14 @@ extension SubscriptionIndex {
         var moreDirect: [SubscriptionNode] = []
         var sharedNodes: [SubscriptionNode] = []
         trie.forEachFilter(matching: topic) { node in
-            let set = trie.nodes[Int(node)].value
-            if !set.direct.isEmpty {
+            if !trie.nodes[Int(node)].value.direct.isEmpty {
                 if firstDirect == nil { firstDirect = node } else { moreDirect.append(node) }
             }
-            if !set.groups.isEmpty { sharedNodes.append(node) }
+            if !trie.nodes[Int(node)].value.groups.isEmpty { sharedNodes.append(node) }
         }
         var deliveries: [Delivery] = []
         if let firstDirect {
-            deliveries = collectDirect(firstDirect, moreDirect, publisher: publisher)
+            deliveries = collectDirect(firstDirect, moreDirect, publisher: publisher, reserving: sharedNodes.count)
         }
         for node in sharedNodes {
             trie.modify(node) { set in
@@ -41,7 +40,7 @@ extension SubscriptionIndex {
     /// out without any lookup; only the clients of the other nodes (usually few) go through a merge table, which
     /// each client of the largest node then consults.
     private func collectDirect(
-        _ first: SubscriptionNode, _ more: [SubscriptionNode], publisher: ClientID?
+        _ first: SubscriptionNode, _ more: [SubscriptionNode], publisher: ClientID?, reserving extra: Int
     ) -> [Delivery] {
         func direct(_ node: SubscriptionNode) -> [ClientID: SubscriberSet.Entry] {
             trie.nodes[Int(node)].value.direct
@@ -64,7 +63,7 @@ extension SubscriptionIndex {
 
         let base = direct(largest)
         var deliveries: [Delivery] = []
-        deliveries.reserveCapacity(base.count + others.count)
+        deliveries.reserveCapacity(base.count + others.count + extra)
         for (clientID, entry) in base where !isSuppressed(clientID, entry) {
             var delivery = Delivery(clientID: clientID, entry: entry)
             if !others.isEmpty, let other = others.take(clientID) { delivery.merge(other) }

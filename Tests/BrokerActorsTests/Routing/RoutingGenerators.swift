@@ -113,3 +113,6 @@ struct DeliveryKey: Hashable, Comparable, Sendable, CustomStringConvertible {
 }
 
 func keys(_ deliveries: [Delivery]) -> [DeliveryKey] { deliveries.map(DeliveryKey.init).sorted() }
+
+/// The namespace of the routing suites, so that `swift test --filter Routing` selects them.
+enum Routing {}

@@ -63,7 +63,9 @@ struct ReferenceSubscriptions {
 
     var subscriptionsByClient: [ClientID: [SubscriptionIndex.Subscription]] {
         Dictionary(grouping: entries, by: \.client).mapValues { list in
-            list.map { SubscriptionIndex.Subscription(filter: $0.filter, options: $0.options, identifier: $0.identifier) }
+            list.map {
+                SubscriptionIndex.Subscription(filter: $0.filter, options: $0.options, identifier: $0.identifier)
+            }
                 .sorted { $0.filter.rawValue < $1.filter.rawValue }
         }
     }
@@ -74,7 +76,9 @@ struct ReferenceSubscriptions {
 
 /// Whether `actual` is exactly the reference's non-shared deliveries plus one delivery for each matching group, from
 /// one of that group's members.
-func agrees(_ actual: [Delivery], with reference: ReferenceSubscriptions, _ topic: TopicName, _ publisher: ClientID?) -> Bool {
+func agrees(
+    _ actual: [Delivery], with reference: ReferenceSubscriptions, _ topic: TopicName, _ publisher: ClientID?
+) -> Bool {
     var remaining = keys(actual)
     for expected in reference.nonShared(topic, publisher: publisher) {
         guard let i = remaining.firstIndex(of: expected) else { return false }
@@ -96,97 +100,101 @@ func agrees(_ actual: [Delivery], with reference: ReferenceSubscriptions, _ topi
     return assign(0)
 }
 
-@Suite("SubscriptionIndex properties")
-struct SubscriptionIndexPropertyTests {
-    /// Few clients (many overlaps per client) for even seeds; more than the collector's linear-scan limit for odd.
-    static func clients(_ seed: UInt64) -> Int { seed.isMultiple(of: 2) ? 4 : 14 }
-    /// Every topic of up to three levels over the alphabet; four-level topics are sampled.
-    static let smallTopics = allTopics(maxLevels: 3)
+extension Routing {
+    @Suite("SubscriptionIndex properties")
+    struct SubscriptionIndexPropertyTests {
+        /// Few clients (many overlaps per client) for even seeds; more than the collector's linear-scan limit for odd.
+        static func clients(_ seed: UInt64) -> Int { seed.isMultiple(of: 2) ? 4 : 14 }
+        /// Every topic of up to three levels over the alphabet; four-level topics are sampled.
+        static let smallTopics = allTopics(maxLevels: 3)
 
-    static func topicsToCheck(_ gen: inout RoutingGenerator) -> [TopicName] {
-        smallTopics + (0..<16).map { _ in gen.topic() }
-    }
-
-    @Test("match agrees with a brute-force scan of all subscriptions", arguments: 0..<40 as Range<UInt64>)
-    func matchAgreesWithBruteForce(seed: UInt64) {
-        var gen = RoutingGenerator(seed: seed)
-        let clients = Self.clients(seed)
-        var index = SubscriptionIndex()
-        var reference = ReferenceSubscriptions()
-        for _ in 0..<gen.int(1...60) {
-            let filter = gen.filter()
-            let e = ReferenceSubscriptions.Entry(
-                client: gen.client(of: clients), filter: filter, options: gen.options(shared: filter.isShared),
-                identifier: gen.identifier())
-            let isNew = index.subscribe(e.client, filter: e.filter, options: e.options, identifier: e.identifier)
-            #expect(isNew == reference.subscribe(e), "seed \(seed)")
-        }
-        for topic in Self.topicsToCheck(&gen) {
-            let publisher: ClientID? = gen.chance(0.2) ? nil : gen.client(of: clients)
-            let actual = index.match(topic, publisher: publisher)
-            #expect(agrees(actual, with: reference, topic, publisher), "seed \(seed) topic \(topic) got \(keys(actual))")
-        }
-    }
-
-    @Test("random subscribe/unsubscribe/removeAll churn behaves like the reference and leaves no nodes",
-          arguments: 0..<40 as Range<UInt64>)
-    func churn(seed: UInt64) {
-        var gen = RoutingGenerator(seed: seed &+ 1_000)
-        let clients = Self.clients(seed)
-        var index = SubscriptionIndex()
-        var reference = ReferenceSubscriptions()
-
-        func checkState(_ step: String) {
-            #expect(index.subscriptionCount == reference.entries.count, "seed \(seed) \(step)")
-            #expect(index.nodeCount == reference.expectedNodeCount, "seed \(seed) \(step)")
-            let byClient = reference.subscriptionsByClient
-            #expect(index.clientCount == byClient.count, "seed \(seed) \(step)")
-            for (client, subs) in byClient {
-                #expect(index.subscriptions(of: client) == subs, "seed \(seed) \(step) \(client)")
-            }
-            let rawFilters = Set(reference.entries.map(\.filter.rawValue)).sorted()
-            #expect(index.filters.map(\.rawValue) == rawFilters, "seed \(seed) \(step)")
+        static func topicsToCheck(_ gen: inout RoutingGenerator) -> [TopicName] {
+            smallTopics + (0..<16).map { _ in gen.topic() }
         }
 
-        for step in 0..<120 {
-            let client = gen.client(of: clients)
-            switch gen.int(0...9) {
-            case 0...5:
+        @Test("match agrees with a brute-force scan of all subscriptions", arguments: 0..<40 as Range<UInt64>)
+        func matchAgreesWithBruteForce(seed: UInt64) {
+            var gen = RoutingGenerator(seed: seed)
+            let clients = Self.clients(seed)
+            var index = SubscriptionIndex()
+            var reference = ReferenceSubscriptions()
+            for _ in 0..<gen.int(1...60) {
                 let filter = gen.filter()
                 let e = ReferenceSubscriptions.Entry(
-                    client: client, filter: filter, options: gen.options(shared: filter.isShared),
+                    client: gen.client(of: clients), filter: filter, options: gen.options(shared: filter.isShared),
                     identifier: gen.identifier())
-                let isNew = index.subscribe(client, filter: filter, options: e.options, identifier: e.identifier)
-                #expect(isNew == reference.subscribe(e), "seed \(seed) step \(step)")
-            case 6...8:
-                // Mostly a filter the client has, sometimes a random one.
-                let own = reference.entries.filter { $0.client == client }.map(\.filter)
-                let filter = own.isEmpty || gen.chance(0.2) ? gen.filter() : gen.pick(own)
-                #expect(index.unsubscribe(client, filter: filter) == reference.unsubscribe(client, filter),
-                        "seed \(seed) step \(step)")
-            default:
-                index.removeAll(for: client)
-                reference.removeAll(for: client)
+                let isNew = index.subscribe(e.client, filter: e.filter, options: e.options, identifier: e.identifier)
+                #expect(isNew == reference.subscribe(e), "seed \(seed)")
             }
-            if step % 40 == 39 {
-                checkState("step \(step)")
-                for topic in Self.topicsToCheck(&gen) {
-                    let publisher = gen.client(of: clients)
-                    #expect(agrees(index.match(topic, publisher: publisher), with: reference, topic, publisher),
-                            "seed \(seed) step \(step) topic \(topic)")
-                }
+            for topic in Self.topicsToCheck(&gen) {
+                let publisher: ClientID? = gen.chance(0.2) ? nil : gen.client(of: clients)
+                let actual = index.match(topic, publisher: publisher)
+                #expect(
+                    agrees(actual, with: reference, topic, publisher),
+                    "seed \(seed) topic \(topic) got \(keys(actual))")
             }
         }
 
-        // Remove everything, half by unsubscribe and half by removeAll: nothing may be left behind.
-        for e in reference.entries where gen.chance(0.5) {
-            let removed = index.unsubscribe(e.client, filter: e.filter)
-            #expect(removed, "seed \(seed)")
+        @Test("random subscribe/unsubscribe/removeAll churn behaves like the reference and leaves no nodes",
+              arguments: 0..<40 as Range<UInt64>)
+        func churn(seed: UInt64) {
+            var gen = RoutingGenerator(seed: seed &+ 1_000)
+            let clients = Self.clients(seed)
+            var index = SubscriptionIndex()
+            var reference = ReferenceSubscriptions()
+
+            func checkState(_ step: String) {
+                #expect(index.subscriptionCount == reference.entries.count, "seed \(seed) \(step)")
+                #expect(index.nodeCount == reference.expectedNodeCount, "seed \(seed) \(step)")
+                let byClient = reference.subscriptionsByClient
+                #expect(index.clientCount == byClient.count, "seed \(seed) \(step)")
+                for (client, subs) in byClient {
+                    #expect(index.subscriptions(of: client) == subs, "seed \(seed) \(step) \(client)")
+                }
+                let rawFilters = Set(reference.entries.map(\.filter.rawValue)).sorted()
+                #expect(index.filters.map(\.rawValue) == rawFilters, "seed \(seed) \(step)")
+            }
+
+            for step in 0..<120 {
+                let client = gen.client(of: clients)
+                switch gen.int(0...9) {
+                case 0...5:
+                    let filter = gen.filter()
+                    let e = ReferenceSubscriptions.Entry(
+                        client: client, filter: filter, options: gen.options(shared: filter.isShared),
+                        identifier: gen.identifier())
+                    let isNew = index.subscribe(client, filter: filter, options: e.options, identifier: e.identifier)
+                    #expect(isNew == reference.subscribe(e), "seed \(seed) step \(step)")
+                case 6...8:
+                    // Mostly a filter the client has, sometimes a random one.
+                    let own = reference.entries.filter { $0.client == client }.map(\.filter)
+                    let filter = own.isEmpty || gen.chance(0.2) ? gen.filter() : gen.pick(own)
+                    #expect(index.unsubscribe(client, filter: filter) == reference.unsubscribe(client, filter),
+                            "seed \(seed) step \(step)")
+                default:
+                    index.removeAll(for: client)
+                    reference.removeAll(for: client)
+                }
+                if step % 40 == 39 {
+                    checkState("step \(step)")
+                    for topic in Self.topicsToCheck(&gen) {
+                        let publisher = gen.client(of: clients)
+                        #expect(agrees(index.match(topic, publisher: publisher), with: reference, topic, publisher),
+                                "seed \(seed) step \(step) topic \(topic)")
+                    }
+                }
+            }
+
+            // Remove everything, half by unsubscribe and half by removeAll: nothing may be left behind.
+            for e in reference.entries where gen.chance(0.5) {
+                let removed = index.unsubscribe(e.client, filter: e.filter)
+                #expect(removed, "seed \(seed)")
+            }
+            for c in 0..<clients { index.removeAll(for: try! ClientID(validating: "c\(c)")) }
+            reference.entries.removeAll()
+            checkState("after removing everything")
+            #expect(index.nodeCount == 1, "seed \(seed)")
+            #expect(index.trie.nodes.count == 1, "seed \(seed): the arena is given back")
         }
-        for c in 0..<clients { index.removeAll(for: try! ClientID(validating: "c\(c)")) }
-        reference.entries.removeAll()
-        checkState("after removing everything")
-        #expect(index.nodeCount == 1, "seed \(seed)")
-        #expect(index.trie.nodes.count == 1, "seed \(seed): the arena is given back")
     }
 }

@@ -94,121 +94,136 @@ let aggregationCases: [DeliveryCase] = [
           topic: "$SYS/x", expected: [.init("c3", .atMostOnce)]),
 ]
 
-@Suite("SubscriptionIndex")
-struct SubscriptionIndexTests {
-    @Test("deliveries", arguments: aggregationCases)
-    func deliveries(_ c: DeliveryCase) {
-        var index = SubscriptionIndex()
-        for s in c.subs { index.subscribe(s.client, filter: s.filter, options: s.options, identifier: s.identifier) }
-        #expect(keys(index.match(c.topic, publisher: c.publisher)) == c.expected.sorted())
-    }
-
-    @Test("a shared group delivers each message to exactly one member, round-robin",
-          arguments: [(1, 10), (2, 10), (3, 10), (3, 100), (7, 100), (16, 1000)])
-    func roundRobin(members: Int, messages: Int) {
-        var index = SubscriptionIndex()
-        for m in 0..<members { index.subscribe(.init(stringLiteral: "m\(m)"), filter: "$share/g/t/+", options: .init(qos: .atMostOnce), identifier: nil) }
-        index.subscribe("other", filter: "t/+", options: .init(qos: .atMostOnce), identifier: nil)
-        var counts: [ClientID: Int] = [:]
-        for i in 0..<messages {
-            let deliveries = index.match(.init(stringLiteral: "t/\(i % 3)"), publisher: nil)
-            #expect(deliveries.count == 2)
-            for d in deliveries where d.clientID != "other" { counts[d.clientID, default: 0] += 1 }
+extension Routing {
+    @Suite("SubscriptionIndex")
+    struct SubscriptionIndexTests {
+        @Test("deliveries", arguments: aggregationCases)
+        func deliveries(_ c: DeliveryCase) {
+            var index = SubscriptionIndex()
+            for s in c.subs {
+                index.subscribe(s.client, filter: s.filter, options: s.options, identifier: s.identifier)
+            }
+            #expect(keys(index.match(c.topic, publisher: c.publisher)) == c.expected.sorted())
         }
-        #expect(counts.count == min(members, messages))
-        for (_, n) in counts { #expect(abs(n - messages / members) <= 1) }
-        #expect(counts.values.reduce(0, +) == messages)
-    }
 
-    @Test("round-robin stays fair as members leave and join")
-    func roundRobinChurn() {
-        var index = SubscriptionIndex()
-        let group: TopicFilter = "$queue/jobs"
-        for m in ["a", "b", "c"] { index.subscribe(ClientID(stringLiteral: m), filter: group, options: .init(qos: .atLeastOnce), identifier: nil) }
-        func take(_ n: Int) -> [String] {
-            (0..<n).flatMap { _ in index.match("jobs", publisher: nil).map(\.clientID.value) }
+        @Test("a shared group delivers each message to exactly one member, round-robin",
+              arguments: [(1, 10), (2, 10), (3, 10), (3, 100), (7, 100), (16, 1000)])
+        func roundRobin(members: Int, messages: Int) {
+            var index = SubscriptionIndex()
+            let q0 = MQTTPacket.SubscriptionOptions(qos: .atMostOnce)
+            for m in 0..<members {
+                index.subscribe(.init(stringLiteral: "m\(m)"), filter: "$share/g/t/+", options: q0, identifier: nil)
+            }
+            index.subscribe("other", filter: "t/+", options: q0, identifier: nil)
+            var counts: [ClientID: Int] = [:]
+            for i in 0..<messages {
+                let deliveries = index.match(.init(stringLiteral: "t/\(i % 3)"), publisher: nil)
+                #expect(deliveries.count == 2)
+                for d in deliveries where d.clientID != "other" { counts[d.clientID, default: 0] += 1 }
+            }
+            #expect(counts.count == min(members, messages))
+            for (_, n) in counts { #expect(abs(n - messages / members) <= 1) }
+            #expect(counts.values.reduce(0, +) == messages)
         }
-        #expect(take(4) == ["a", "b", "c", "a"])
-        index.unsubscribe("b", filter: group)  // "b" had the turn: it passes to "c"
-        #expect(take(3) == ["c", "a", "c"])
-        index.subscribe("d", filter: group, options: .init(qos: .atLeastOnce), identifier: nil)
-        #expect(take(2) == ["a", "c"])
-        index.removeAll(for: "a")  // before the turn, which stays with "d"
-        #expect(take(4) == ["d", "c", "d", "c"])
-        index.removeAll(for: "d")  // the last member had the turn: it wraps around to "c"
-        #expect(take(2) == ["c", "c"])
-        index.removeAll(for: "c")
-        #expect(index.match("jobs", publisher: nil).isEmpty)
-        #expect(index.nodeCount == 1)
-    }
 
-    @Test("subscribing again to the same filter replaces the options [MQTT-3.8.4-3]")
-    func replacement() {
-        var index = SubscriptionIndex()
-        let added = index.subscribe("c1", filter: "a/+", options: .init(qos: .atMostOnce), identifier: 1)
-        #expect(added)
-        let addedAgain = index.subscribe("c1", filter: "a/+", options: .init(qos: .exactlyOnce, retainAsPublished: true), identifier: 5)
-        #expect(!addedAgain)
-        let addedOther = index.subscribe("c1", filter: "a/#", options: .init(qos: .atMostOnce), identifier: nil)
-        #expect(addedOther)
-        #expect(index.subscriptionCount == 2)
-        #expect(keys(index.match("a/b", publisher: nil)) == [DeliveryKey("c1", .exactlyOnce, [5], true)])
-        #expect(index.subscriptions(of: "c1").map(\.filter) == ["a/#", "a/+"])
-        #expect(index.subscriptions(of: "c1").last?.options == .init(qos: .exactlyOnce, retainAsPublished: true))
+        @Test("round-robin stays fair as members leave and join")
+        func roundRobinChurn() {
+            var index = SubscriptionIndex()
+            let group: TopicFilter = "$queue/jobs"
+            let q1 = MQTTPacket.SubscriptionOptions(qos: .atLeastOnce)
+            for m in ["a", "b", "c"] {
+                index.subscribe(ClientID(stringLiteral: m), filter: group, options: q1, identifier: nil)
+            }
+            func take(_ n: Int) -> [String] {
+                (0..<n).flatMap { _ in index.match("jobs", publisher: nil).map(\.clientID.value) }
+            }
+            #expect(take(4) == ["a", "b", "c", "a"])
+            index.unsubscribe("b", filter: group)  // "b" had the turn: it passes to "c"
+            #expect(take(3) == ["c", "a", "c"])
+            index.subscribe("d", filter: group, options: q1, identifier: nil)
+            #expect(take(2) == ["a", "c"])
+            index.removeAll(for: "a")  // before the turn, which stays with "d"
+            #expect(take(4) == ["d", "c", "d", "c"])
+            index.removeAll(for: "d")  // the last member had the turn: it wraps around to "c"
+            #expect(take(2) == ["c", "c"])
+            index.removeAll(for: "c")
+            #expect(index.match("jobs", publisher: nil).isEmpty)
+            #expect(index.nodeCount == 1)
+        }
 
-        // The same for a shared member: still one member, new options.
-        let sharedAdded = index.subscribe("c2", filter: "$share/g/x", options: .init(qos: .atMostOnce), identifier: nil)
-        #expect(sharedAdded)
-        let sharedAddedAgain = index.subscribe("c2", filter: "$share/g/x", options: .init(qos: .atLeastOnce), identifier: 3)
-        #expect(!sharedAddedAgain)
-        for _ in 0..<3 { #expect(keys(index.match("x", publisher: nil)) == [DeliveryKey("c2", .atLeastOnce, [3])]) }
-        #expect(index.subscriptionCount == 3)
-    }
+        @Test("subscribing again to the same filter replaces the options [MQTT-3.8.4-3]")
+        func replacement() {
+            var index = SubscriptionIndex()
+            let added = index.subscribe("c1", filter: "a/+", options: .init(qos: .atMostOnce), identifier: 1)
+            #expect(added)
+            let addedAgain = index.subscribe(
+                "c1", filter: "a/+", options: .init(qos: .exactlyOnce, retainAsPublished: true), identifier: 5)
+            #expect(!addedAgain)
+            let addedOther = index.subscribe("c1", filter: "a/#", options: .init(qos: .atMostOnce), identifier: nil)
+            #expect(addedOther)
+            #expect(index.subscriptionCount == 2)
+            #expect(keys(index.match("a/b", publisher: nil)) == [DeliveryKey("c1", .exactlyOnce, [5], true)])
+            #expect(index.subscriptions(of: "c1").map(\.filter) == ["a/#", "a/+"])
+            #expect(index.subscriptions(of: "c1").last?.options == .init(qos: .exactlyOnce, retainAsPublished: true))
 
-    @Test("unsubscribe and removeAll")
-    func unsubscribe() {
-        var index = SubscriptionIndex()
-        let q0 = MQTTPacket.SubscriptionOptions(qos: .atMostOnce)
-        index.subscribe("c1", filter: "a/b", options: q0, identifier: nil)
-        index.subscribe("c1", filter: "a/+", options: q0, identifier: nil)
-        index.subscribe("c1", filter: "$share/g/a/b", options: q0, identifier: nil)
-        index.subscribe("c2", filter: "a/b", options: q0, identifier: nil)
-        #expect(index.filters.map(\.rawValue) == ["$share/g/a/b", "a/+", "a/b"])
-        #expect(index.clientCount == 2)
+            // The same for a shared member: still one member, new options.
+            let sharedAdded = index.subscribe(
+                "c2", filter: "$share/g/x", options: .init(qos: .atMostOnce), identifier: nil)
+            #expect(sharedAdded)
+            let sharedAddedAgain = index.subscribe(
+                "c2", filter: "$share/g/x", options: .init(qos: .atLeastOnce), identifier: 3)
+            #expect(!sharedAddedAgain)
+            for _ in 0..<3 { #expect(keys(index.match("x", publisher: nil)) == [DeliveryKey("c2", .atLeastOnce, [3])]) }
+            #expect(index.subscriptionCount == 3)
+        }
 
-        let removed = index.unsubscribe("c1", filter: "a/b")
-        #expect(removed)
-        let removedTwice = index.unsubscribe("c1", filter: "a/b")
-        #expect(!removedTwice)
-        let removedUnknown = index.unsubscribe("c3", filter: "a/b")
-        #expect(!removedUnknown)
-        #expect(index.filters.map(\.rawValue) == ["$share/g/a/b", "a/+", "a/b"])  // c2 still has a/b
-        #expect(keys(index.match("a/b", publisher: nil))
-            == [DeliveryKey("c1", .atMostOnce), DeliveryKey("c1", .atMostOnce), DeliveryKey("c2", .atMostOnce)])
+        @Test("unsubscribe and removeAll")
+        func unsubscribe() {
+            var index = SubscriptionIndex()
+            let q0 = MQTTPacket.SubscriptionOptions(qos: .atMostOnce)
+            index.subscribe("c1", filter: "a/b", options: q0, identifier: nil)
+            index.subscribe("c1", filter: "a/+", options: q0, identifier: nil)
+            index.subscribe("c1", filter: "$share/g/a/b", options: q0, identifier: nil)
+            index.subscribe("c2", filter: "a/b", options: q0, identifier: nil)
+            #expect(index.filters.map(\.rawValue) == ["$share/g/a/b", "a/+", "a/b"])
+            #expect(index.clientCount == 2)
 
-        index.removeAll(for: "c1")
-        #expect(index.subscriptions(of: "c1").isEmpty)
-        #expect(index.filters.map(\.rawValue) == ["a/b"])
-        #expect(keys(index.match("a/b", publisher: nil)) == [DeliveryKey("c2", .atMostOnce)])
-        #expect(index.subscriptionCount == 1)
-        #expect(index.nodeCount == 3)  // root, a, a/b
+            let removed = index.unsubscribe("c1", filter: "a/b")
+            #expect(removed)
+            let removedTwice = index.unsubscribe("c1", filter: "a/b")
+            #expect(!removedTwice)
+            let removedUnknown = index.unsubscribe("c3", filter: "a/b")
+            #expect(!removedUnknown)
+            #expect(index.filters.map(\.rawValue) == ["$share/g/a/b", "a/+", "a/b"])  // c2 still has a/b
+            #expect(keys(index.match("a/b", publisher: nil))
+                == [DeliveryKey("c1", .atMostOnce), DeliveryKey("c1", .atMostOnce), DeliveryKey("c2", .atMostOnce)])
 
-        index.removeAll(for: "c2")
-        index.removeAll(for: "c2")
-        #expect(index.subscriptionCount == 0)
-        #expect(index.clientCount == 0)
-        #expect(index.filters.isEmpty)
-        #expect(index.nodeCount == 1)
-    }
+            index.removeAll(for: "c1")
+            #expect(index.subscriptions(of: "c1").isEmpty)
+            #expect(index.filters.map(\.rawValue) == ["a/b"])
+            #expect(keys(index.match("a/b", publisher: nil)) == [DeliveryKey("c2", .atMostOnce)])
+            #expect(index.subscriptionCount == 1)
+            #expect(index.nodeCount == 3)  // root, a, a/b
 
-    @Test("filters that differ only in Unicode normalization are different subscriptions [MQTT-4.7.3-4]")
-    func byteExactFilters() {
-        var index = SubscriptionIndex()
-        let composedAdded = index.subscribe("c1", filter: "caf\u{E9}", options: .init(qos: .atMostOnce), identifier: 1)
-        #expect(composedAdded)
-        let decomposedAdded = index.subscribe("c1", filter: "cafe\u{301}", options: .init(qos: .atMostOnce), identifier: 2)
-        #expect(decomposedAdded)
-        #expect(index.subscriptionCount == 2)
-        #expect(keys(index.match("cafe\u{301}", publisher: nil)) == [DeliveryKey("c1", .atMostOnce, [2])])
+            index.removeAll(for: "c2")
+            index.removeAll(for: "c2")
+            #expect(index.subscriptionCount == 0)
+            #expect(index.clientCount == 0)
+            #expect(index.filters.isEmpty)
+            #expect(index.nodeCount == 1)
+        }
+
+        @Test("filters that differ only in Unicode normalization are different subscriptions [MQTT-4.7.3-4]")
+        func byteExactFilters() {
+            var index = SubscriptionIndex()
+            let composedAdded = index.subscribe(
+                "c1", filter: "caf\u{E9}", options: .init(qos: .atMostOnce), identifier: 1)
+            #expect(composedAdded)
+            let decomposedAdded = index.subscribe(
+                "c1", filter: "cafe\u{301}", options: .init(qos: .atMostOnce), identifier: 2)
+            #expect(decomposedAdded)
+            #expect(index.subscriptionCount == 2)
+            #expect(keys(index.match("cafe\u{301}", publisher: nil)) == [DeliveryKey("c1", .atMostOnce, [2])])
+        }
     }
 }

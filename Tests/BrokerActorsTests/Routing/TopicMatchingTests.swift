@@ -58,30 +58,33 @@ let matchCases: [MatchCase] = [
     .init("queue uses the filter proper", "$queue/a/#", "a/b/c", true),
 ]
 
-@Suite("Topic matching in the routing indexes")
-struct TopicMatchingTests {
-    @Test("reference TopicFilter.matches agrees with the table", arguments: matchCases)
-    func referenceAgrees(_ c: MatchCase) throws {
-        let filter = try TopicFilter(validating: c.filter)
-        #expect(filter.matches(try TopicName(validating: c.topic)) == c.matches)
-    }
+extension Routing {
+    @Suite("Topic matching in the routing indexes")
+    struct TopicMatchingTests {
+        @Test("reference TopicFilter.matches agrees with the table", arguments: matchCases)
+        func referenceAgrees(_ c: MatchCase) throws {
+            let filter = try TopicFilter(validating: c.filter)
+            #expect(filter.matches(try TopicName(validating: c.topic)) == c.matches)
+        }
 
-    @Test("SubscriptionIndex.match", arguments: matchCases)
-    func subscriptionIndex(_ c: MatchCase) throws {
-        var index = SubscriptionIndex()
-        index.subscribe("c1", filter: try TopicFilter(validating: c.filter), options: .init(qos: .atLeastOnce), identifier: 4)
-        let deliveries = index.match(try TopicName(validating: c.topic), publisher: nil)
-        #expect(keys(deliveries) == (c.matches ? [DeliveryKey("c1", .atLeastOnce, [4])] : []))
-    }
+        @Test("SubscriptionIndex.match", arguments: matchCases)
+        func subscriptionIndex(_ c: MatchCase) throws {
+            var index = SubscriptionIndex()
+            index.subscribe(
+                "c1", filter: try TopicFilter(validating: c.filter), options: .init(qos: .atLeastOnce), identifier: 4)
+            let deliveries = index.match(try TopicName(validating: c.topic), publisher: nil)
+            #expect(keys(deliveries) == (c.matches ? [DeliveryKey("c1", .atLeastOnce, [4])] : []))
+        }
 
-    @Test("RetainedIndex.match", arguments: matchCases)
-    func retainedIndex(_ c: MatchCase) throws {
-        var index = RetainedIndex()
-        let topic = try TopicName(validating: c.topic)
-        index.set(message(topic))
-        // A decoy that never matches these filters, so an empty result is not trivially empty.
-        index.set(message("$decoy/zz"))
-        let found = index.match(try TopicFilter(validating: c.filter), now: Timestamp(milliseconds: 0))
-        #expect(found.map(\.topic) == (c.matches ? [topic] : []))
+        @Test("RetainedIndex.match", arguments: matchCases)
+        func retainedIndex(_ c: MatchCase) throws {
+            var index = RetainedIndex()
+            let topic = try TopicName(validating: c.topic)
+            index.set(message(topic))
+            // A decoy that never matches these filters, so an empty result is not trivially empty.
+            index.set(message("$decoy/zz"))
+            let found = index.match(try TopicFilter(validating: c.filter), now: Timestamp(milliseconds: 0))
+            #expect(found.map(\.topic) == (c.matches ? [topic] : []))
+        }
     }
 }
