@@ -15,6 +15,7 @@ struct ListenerSettings: Sendable {
     var tlsKey: String?
     var tlsCA: String?
     var maxPacketSize: Int
+    var connectTimeout: TimeAmount
 }
 
 /// Binds the MQTT, MQTT-over-WebSocket and MQTTS listeners, publishes `$SYS`, and closes everything on graceful
@@ -35,7 +36,9 @@ struct ListenerService: Service {
         }
         if settings.wsPort > 0 {
             channels.append(try await bind(port: settings.wsPort, kind: "ws", group: group) { channel in
-                WebSocketMQTT.configure(channel, broker: broker, maxPacketSize: settings.maxPacketSize, logger: logger)
+                WebSocketMQTT.configure(
+                    channel, broker: broker, maxPacketSize: settings.maxPacketSize,
+                    upgradeTimeout: settings.connectTimeout, logger: logger)
             })
         }
         if let tls, settings.mqttsPort > 0 {

@@ -97,7 +97,8 @@ struct NodeCommand: AsyncParsableCommand {
     private func listenerSettings() -> ListenerSettings {
         ListenerSettings(
             bind: bind, mqttPort: mqttPort, wsPort: wsPort, mqttsPort: tlsCert == nil ? 0 : mqttsPort,
-            tlsCertificate: tlsCert, tlsKey: tlsKey, tlsCA: tlsCa, maxPacketSize: maxPacketSize)
+            tlsCertificate: tlsCert, tlsKey: tlsKey, tlsCA: tlsCa, maxPacketSize: maxPacketSize,
+            connectTimeout: .seconds(Int64(connectTimeout)))
     }
 
     /// Logs the settings in force (secrets masked). Through the logger, to stderr, because stdout is block-buffered

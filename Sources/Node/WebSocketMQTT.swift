@@ -12,8 +12,10 @@ enum WebSocketMQTT {
     static let path = "/mqtt"
     static let subprotocols = ["mqtt", "mqttv3.1"]
 
+    /// - Parameter upgradeTimeout: how long the client has to complete the HTTP upgrade (the MQTT connect timeout
+    ///   takes over after it).
     static func configure(
-        _ channel: any Channel, broker: Broker, maxPacketSize: Int, logger: Logger
+        _ channel: any Channel, broker: Broker, maxPacketSize: Int, upgradeTimeout: TimeAmount, logger: Logger
     ) -> EventLoopFuture<Void> {
         let upgrader = NIOWebSocketServerUpgrader(
             maxFrameSize: max(maxPacketSize + 16, 1 << 14), automaticErrorHandling: true,
@@ -40,9 +42,12 @@ enum WebSocketMQTT {
         return channel.pipeline.configureHTTPServerPipeline(
             withServerUpgrade: (upgraders: [upgrader], completionHandler: { context in
                 context.pipeline.syncOperations.removeHandler(name: HTTPNotFoundHandler.name, promise: nil)
+                context.pipeline.syncOperations.removeHandler(name: UpgradeTimeoutHandler.name, promise: nil)
             })
         ).flatMapThrowing {
-            try channel.pipeline.syncOperations.addHandler(HTTPNotFoundHandler(), name: HTTPNotFoundHandler.name)
+            let sync = channel.pipeline.syncOperations
+            try sync.addHandler(HTTPNotFoundHandler(), name: HTTPNotFoundHandler.name)
+            try sync.addHandler(UpgradeTimeoutHandler(timeout: upgradeTimeout), name: UpgradeTimeoutHandler.name)
         }
     }
 }
@@ -57,6 +62,11 @@ final class WebSocketMQTTFrameHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
+        guard frame.maskKey != nil else {
+            // Every client frame must be masked (RFC 6455 section 5.1).
+            closeWith(.protocolError, context: context)
+            return
+        }
         switch frame.opcode {
         case .binary, .continuation:
             context.fireChannelRead(wrapInboundOut(frame.unmaskedData))
@@ -64,20 +74,20 @@ final class WebSocketMQTTFrameHandler: ChannelDuplexHandler {
             let pong = WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)
             context.writeAndFlush(wrapOutboundOut(pong), promise: nil)
         case .connectionClose:
-            var data = context.channel.allocator.buffer(capacity: 2)
-            data.write(webSocketErrorCode: .normalClosure)
-            let close = WebSocketFrame(fin: true, opcode: .connectionClose, data: data)
-            let channel = context.channel
-            context.writeAndFlush(wrapOutboundOut(close)).whenComplete { _ in channel.close(promise: nil) }
+            closeWith(.normalClosure, context: context)
         case .text:
-            var data = context.channel.allocator.buffer(capacity: 2)
-            data.write(webSocketErrorCode: .unacceptableData)
-            let close = WebSocketFrame(fin: true, opcode: .connectionClose, data: data)
-            let channel = context.channel
-            context.writeAndFlush(wrapOutboundOut(close)).whenComplete { _ in channel.close(promise: nil) }
+            closeWith(.unacceptableData, context: context)  // MQTT travels in binary frames [MQTT-6.0.0-1]
         default:
             break
         }
+    }
+
+    private func closeWith(_ code: WebSocketErrorCode, context: ChannelHandlerContext) {
+        var data = context.channel.allocator.buffer(capacity: 2)
+        data.write(webSocketErrorCode: code)
+        let close = WebSocketFrame(fin: true, opcode: .connectionClose, data: data)
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(close)).whenComplete { _ in channel.close(promise: nil) }
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -104,5 +114,27 @@ final class HTTPNotFoundHandler: ChannelInboundHandler, RemovableChannelHandler 
         context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+    }
+}
+
+/// Closes a WebSocket-port connection that has not completed its HTTP upgrade in time (a silent or slow client);
+/// removed, and its timer cancelled, once the upgrade succeeds.
+final class UpgradeTimeoutHandler: ChannelInboundHandler, RemovableChannelHandler {
+    static let name = "starling.upgrade-timeout"
+    typealias InboundIn = NIOAny
+
+    private let timeout: TimeAmount
+    private var timer: Scheduled<Void>?
+
+    init(timeout: TimeAmount) { self.timeout = timeout }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let channel = context.channel
+        timer = context.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
     }
 }

@@ -113,6 +113,9 @@ public distributed actor SessionActor {
         state.subscriptions[filter.rawValue] != nil
     }
 
+    /// Whether the session outlives its connection (Session Expiry Interval above 0; clean session 0 in v3).
+    public distributed func isPersistent() -> Bool { !ended && state.expiryInterval > 0 }
+
     public distributed func info() -> SessionInfo {
         SessionInfo(
             clientID: state.clientID, connected: connection != nil, subscriptions: state.subscriptions.count,

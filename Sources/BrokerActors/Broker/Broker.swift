@@ -63,7 +63,10 @@ public final class Broker: BrokerServices {
         var request = request
         request.receiveMaximum = min(request.receiveMaximum, configuration.maximumInflight)
         if let existing = sessions.session(for: request.clientID) {
-            if request.cleanStart {
+            // A session that ends with its connection (clean session, expiry 0) is not resumed by a takeover: it
+            // ends when the old connection is closed, so the new one starts afresh [MQTT-3.1.2-4].
+            let persistent = (try? await existing.isPersistent()) ?? false
+            if request.cleanStart || !persistent {
                 try? await existing.discard()
             } else if let resend = try? await existing.attach(
                 connection: connection, receiveMaximum: request.receiveMaximum,

@@ -110,7 +110,11 @@ extension ConnectionStateMachine {
             return fail(MQTTProtocolError(.payloadFormatInvalid, "payload is not UTF-8"))
         }
         if let id = publish.packetID {
-            if !n.unacknowledgedInbound.contains(id), n.unacknowledgedInbound.count >= Int(limits.receiveMaximum) {
+            // Only MQTT 5 clients are told the limit (CONNACK Receive Maximum); 3.1.1 clients are slowed down by
+            // the connection's read backpressure instead.
+            if n.version == .v5, !n.unacknowledgedInbound.contains(id),
+                n.unacknowledgedInbound.count >= Int(limits.receiveMaximum)
+            {
                 return fail(MQTTProtocolError(.receiveMaximumExceeded, "receive maximum exceeded"))  // [MQTT-3.3.4-9]
             }
             n.unacknowledgedInbound.insert(id)

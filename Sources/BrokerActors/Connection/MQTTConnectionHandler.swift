@@ -15,6 +15,8 @@ public final class MQTTConnectionHandler: ChannelDuplexHandler, ConnectionOutlet
     public typealias OutboundOut = ByteBuffer
 
     static let maxOutstandingRequests = 512
+    /// How long a closing connection may take to flush its last packets.
+    static let closeGrace = TimeAmount.seconds(1)
 
     private let broker: Broker
     private var machine: ConnectionStateMachine
@@ -76,7 +78,13 @@ public final class MQTTConnectionHandler: ChannelDuplexHandler, ConnectionOutlet
             let handler = box.value
             handler.timer = nil
             handler.timerDeadline = nil
-            handler.perform(handler.machine.tick(now: handler.broker.clock.now(), connectTimeoutMilliseconds: timeout))
+            let wasConnected = handler.machine.isConnected
+            let actions = handler.machine.tick(now: handler.broker.clock.now(), connectTimeoutMilliseconds: timeout)
+            if !actions.isEmpty {
+                let reason = wasConnected ? "keep-alive timeout" : "connect timeout"
+                handler.logger.debug("closing connection", metadata: ["mqtt/reason": "\(reason)"])
+            }
+            handler.perform(actions)
             handler.submitPending()
             handler.flushIfNeeded()
             handler.armTimer()
@@ -144,6 +152,7 @@ public final class MQTTConnectionHandler: ChannelDuplexHandler, ConnectionOutlet
 
     public func serverDisconnect(_ reason: MQTTReasonCode) {
         guard let context, !closing else { return }
+        logger.debug("server disconnect", metadata: ["mqtt/reason": "\(reason)"])
         if machine.version == .v5, machine.isConnected {
             write(.disconnect(.init(reasonCode: reason)), context: context)
         }
@@ -220,9 +229,13 @@ public final class MQTTConnectionHandler: ChannelDuplexHandler, ConnectionOutlet
         guard !closing else { return }
         closing = true
         needsFlush = false
-        // Close once what was written (CONNACK or DISCONNECT with a reason code) has left.
+        // Close once what was written (CONNACK or DISCONNECT with a reason code) has left, but no later than
+        // `closeGrace`: a client that stopped reading (or never finished a TLS handshake) must not keep the
+        // connection open by leaving our last packet stuck behind unread data.
         let channel = context.channel
+        let forced = context.eventLoop.scheduleTask(in: Self.closeGrace) { channel.close(promise: nil) }
         context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in
+            forced.cancel()
             channel.close(promise: nil)
         }
     }
