@@ -3,6 +3,8 @@ import MQTTCore
 /// What a session needs from the broker around it (a local object, never sent over the wire).
 public protocol BrokerServices: Sendable {
     var clock: any BrokerClock { get }
+    /// The directory of this node's sessions (the session reports whether a connection is attached).
+    var sessions: SessionDirectory { get }
     /// Publishes a will (or any broker-originated message) through the normal routing path.
     func publishWill(_ message: Message) async
     /// The session ended (expired or discarded): its subscriptions leave the topic shards, and the registry forgets

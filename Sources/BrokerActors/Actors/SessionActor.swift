@@ -42,6 +42,7 @@ public distributed actor SessionActor {
         expiresAt = nil
         cancelTimer()
         connection = newConnection
+        services.sessions.setOnline(state.clientID, true)
         state.expiryInterval = expiryInterval
         state.will = will
         return state.attach(receiveMaximum: receiveMaximum, now: now)
@@ -52,6 +53,7 @@ public distributed actor SessionActor {
     public distributed func detach(connection gone: ConnectionActor, publishWill: Bool, expiryOverride: UInt32?) async {
         guard connection?.id == gone.id else { return }  // an old connection after a takeover
         connection = nil
+        services.sessions.setOnline(state.clientID, false)
         state.detach()
         if let expiryOverride { state.expiryInterval = expiryOverride }
         let now = services.clock.now()
@@ -129,6 +131,7 @@ public distributed actor SessionActor {
         let now = services.clock.now()
         if let old = connection {
             connection = nil
+            services.sessions.setOnline(state.clientID, false)
             try? await old.disconnect(reason: .sessionTakenOver)
         }
         if let will = state.will {

@@ -39,7 +39,7 @@ public distributed actor TopicShardActor {
         var counts: [Int] = []
         counts.reserveCapacity(messages.count)
         for message in messages {
-            let deliveries = subscriptions.match(message.topic, publisher: message.publisher)
+            let deliveries = subscriptions.match(message.topic, publisher: message.publisher, isOnline: sessions.isOnline)
             counts.append(deliveries.count)
             for delivery in deliveries {
                 perSession[delivery.clientID, default: []].append(SessionDelivery(message: message, delivery: delivery))

@@ -5,8 +5,18 @@ import Synchronization
 /// topic shard resolves every matched subscriber through it. Guarded by a `Mutex`; the class is checked `Sendable`.
 public final class SessionDirectory: Sendable {
     private let table = Mutex<[ClientID: SessionActor]>([:])
+    /// Client IDs whose session has a connection attached right now (shared groups prefer them).
+    private let online = Mutex<Set<ClientID>>([])
 
     public init() {}
+
+    public func setOnline(_ clientID: ClientID, _ isOnline: Bool) {
+        online.withLock { set in
+            if isOnline { set.insert(clientID) } else { set.remove(clientID) }
+        }
+    }
+
+    public func isOnline(_ clientID: ClientID) -> Bool { online.withLock { $0.contains(clientID) } }
 
     public func session(for clientID: ClientID) -> SessionActor? {
         table.withLock { $0[clientID] }

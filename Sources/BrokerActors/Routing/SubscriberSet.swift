@@ -74,11 +74,22 @@ struct SharedGroup: Sendable {
         return true
     }
 
-    /// The member whose turn it is; advances the turn.
-    mutating func next() -> Member? {
+    /// The member whose turn it is; advances the turn. With `isOnline`, the first member from the turn on whose
+    /// client is online gets it (offline members' queues would only hold the message back); when none is online,
+    /// plain round-robin.
+    mutating func next(preferring isOnline: ((ClientID) -> Bool)? = nil) -> Member? {
         guard !members.isEmpty else { return nil }
-        let member = members[cursor]
-        cursor = cursor + 1 == members.count ? 0 : cursor + 1
-        return member
+        var chosen = cursor
+        if let isOnline {
+            for step in 0..<members.count {
+                let index = (cursor + step) % members.count
+                if isOnline(members[index].clientID) {
+                    chosen = index
+                    break
+                }
+            }
+        }
+        cursor = chosen + 1 == members.count ? 0 : chosen + 1
+        return members[chosen]
     }
 }

@@ -8,9 +8,12 @@ extension SubscriptionIndex {
     ///   all their subscription identifiers [MQTT-3.3.4-4] and Retain As Published when any asks for it; a No Local
     ///   subscription of the publisher itself does not count [MQTT-3.8.3-3];
     /// - one per matching shared group, to the member whose turn it is (round-robin), separate from the above.
+    ///   With `isOnline`, the turn skips members whose client is offline as long as any member is online.
     ///
     /// Mutating because each matching shared group passes the turn to its next member.
-    public mutating func match(_ topic: TopicName, publisher: ClientID?) -> [Delivery] {
+    public mutating func match(
+        _ topic: TopicName, publisher: ClientID?, isOnline: ((ClientID) -> Bool)? = nil
+    ) -> [Delivery] {
         // Arrays stay unallocated until a second node (or a shared group) matches.
         var firstDirect: SubscriptionNode?
         var moreDirect: [SubscriptionNode] = []
@@ -28,7 +31,7 @@ extension SubscriptionIndex {
         for node in sharedNodes {
             trie.modify(node) { set in
                 for group in set.groups.indices {
-                    guard let member = set.groups[group].next() else { continue }
+                    guard let member = set.groups[group].next(preferring: isOnline) else { continue }
                     deliveries.append(Delivery(clientID: member.clientID, entry: member.entry))
                 }
             }
