@@ -50,8 +50,10 @@ struct ListenerService: Service {
             })
         }
         let sys = Task { await broker.runSysPublisher() }
+        let housekeeping = Task { await broker.runHousekeeping() }
         try? await gracefulShutdown()
         sys.cancel()
+        housekeeping.cancel()
         logger.info("shutting down")
         for channel in channels { try? await channel.close() }
     }

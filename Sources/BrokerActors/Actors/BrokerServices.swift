@@ -5,6 +5,7 @@ public protocol BrokerServices: Sendable {
     var clock: any BrokerClock { get }
     /// The directory of this node's sessions (the session reports whether a connection is attached).
     var sessions: SessionDirectory { get }
+    var metrics: BrokerMetrics { get }
     /// Publishes a will (or any broker-originated message) through the normal routing path.
     func publishWill(_ message: Message) async
     /// The session ended (expired or discarded): its subscriptions leave the topic shards, and the registry forgets

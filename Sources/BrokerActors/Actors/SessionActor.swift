@@ -79,7 +79,11 @@ public distributed actor SessionActor {
     /// Messages routed to this session.
     public distributed func deliver(_ items: [SessionDelivery]) async {
         guard !ended else { return }
+        let droppedBefore = state.queue.dropped
         let outputs = state.deliver(items, now: services.clock.now())
+        if state.queue.dropped > droppedBefore {
+            services.metrics.messagesDropped.add(state.queue.dropped - droppedBefore, ordering: .relaxed)
+        }
         await push(outputs)
     }
 

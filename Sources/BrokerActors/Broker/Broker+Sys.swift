@@ -1,6 +1,11 @@
 import MQTTCore
 import NIOCore
 
+extension TopicName {
+    /// `$SYS` and everything below it belong to the broker: clients may read them but not publish to them.
+    var isSysTopic: Bool { value == "$SYS" || value.hasPrefix("$SYS/") }
+}
+
 extension Broker {
     /// The `$SYS` messages describing this node right now (EMQX's `$SYS/brokers/<node>/…` layout). They are
     /// retained, so a subscriber sees the latest values at once.
@@ -27,6 +32,15 @@ extension Broker {
         return values.compactMap { suffix, value in
             guard let topic = try? TopicName(validating: "\(base)/\(suffix)") else { return nil }
             return Message(topic: topic, payload: ByteBuffer(string: value), qos: .atMostOnce, retain: true)
+        }
+    }
+
+    /// Removes expired retained messages every `interval` until the task is cancelled (they are already hidden
+    /// from subscribers; this frees their memory).
+    public func runHousekeeping(interval: Duration = .seconds(5)) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            for store in retained { _ = try? await store.removeExpired() }
         }
     }
 

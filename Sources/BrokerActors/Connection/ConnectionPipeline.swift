@@ -145,7 +145,12 @@ public final class ConnectionPipeline: Sendable {
             }
             let codes = toRoute.isEmpty ? [] : await broker.publish(toRoute, username: username)
             guard !acks.isEmpty else { return }
-            respond(acks.map { id, qos, position in .published(id, qos, position.map { codes[$0] } ?? .success) })
+            let results = acks.map { id, qos, position in (id, qos, position.map { codes[$0] } ?? .success) }
+            // A PUBREC with a failure code ends the QoS 2 exchange (no PUBREL follows), so the identifier is free.
+            for (id, qos, code) in results where qos == .exactlyOnce && code.isFailure {
+                _ = try? await session?.releaseQoS2(id)
+            }
+            respond(results.map { .published($0.0, $0.1, $0.2) })
         }
     }
 }

@@ -21,6 +21,11 @@ extension ConnectionStateMachine {
                 return fail(MQTTProtocolError(.clientIdentifierNotValid, "invalid client id", version: connect.version))
             }
         }
+        if !v5, limits.maximumKeepAlive > 0, connect.keepAlive == 0 || connect.keepAlive > limits.maximumKeepAlive {
+            // MQTT 3 has no Server Keep Alive to tell the client, so, as mosquitto does, a keep-alive above the
+            // maximum is refused with "identifier rejected".
+            return fail(MQTTProtocolError(.clientIdentifierNotValid, "keep alive above maximum", version: connect.version))
+        }
         if v5, connect.properties.authenticationMethod != nil {
             // Enhanced authentication is not offered.
             state = .closed

@@ -246,7 +246,10 @@ public struct ConnectionStateMachine: Sendable {
                 actions.append(.send(.pubRel(.init(packetID: id))))
             case .publish(let outgoing):
                 var publish = outgoing.packet(now: now)
-                if n.version == .v5 { applyOutboundAlias(&publish, &n) }
+                // The alias is only recorded once the packet really goes out, or the client would be sent an alias
+                // it was never told about.
+                var aliased = n
+                if n.version == .v5 { applyOutboundAlias(&publish, &aliased) }
                 let packet = MQTTPacket.publish(publish)
                 if let max = n.clientMaximumPacketSize, packet.encodedSize(version: n.version) > max {
                     if let id = outgoing.packetID {
@@ -255,6 +258,7 @@ public struct ConnectionStateMachine: Sendable {
                     }
                     continue
                 }
+                n = aliased
                 actions.append(.send(packet))
             }
         }

@@ -67,6 +67,9 @@ public struct SessionState: Sendable {
     private var inflight: [PacketID: InflightEntry] = [:]
     private var inflightOrder: [PacketID] = []
     private var inflightOrderHead = 0
+    /// In-flight entries not yet resent on the current connection, because the client's new Receive Maximum was
+    /// smaller than what was in flight; they go out, in order, as acknowledgements free the window.
+    private var pendingResend: [PacketID] = []
     private var lastPacketID: UInt16 = 0
     /// Incoming QoS 2 packet identifiers whose PUBREL has not arrived yet.
     public private(set) var awaitingRelease: Set<PacketID> = []
@@ -80,6 +83,9 @@ public struct SessionState: Sendable {
 
     public var inflightCount: Int { inflight.count }
 
+    /// Unacknowledged messages sent on the current connection: what Receive Maximum limits.
+    private var sentCount: Int { inflight.count - pendingResend.count }
+
     /// The in-flight messages in the order they were first sent.
     public var inflightEntries: [InflightEntry] {
         inflightOrder[inflightOrderHead...].compactMap { inflight[$0] }
@@ -89,23 +95,28 @@ public struct SessionState: Sendable {
 
     /// The client (re)connected: resend every unacknowledged message with DUP set, and PUBREL for QoS 2 messages
     /// already received [MQTT-4.4.0-1] [MQTT-4.4.0-2], then fill the window from the queue.
+    /// No more than the new Receive Maximum is resent at once [MQTT-3.3.4-9]; the rest follows as acknowledgements
+    /// arrive.
     public mutating func attach(receiveMaximum: Int, now: Timestamp) -> [SessionOutput] {
         isConnected = true
         self.receiveMaximum = max(1, receiveMaximum)
+        pendingResend = inflightOrder[inflightOrderHead...].filter { inflight[$0] != nil }
         var out: [SessionOutput] = []
-        for id in inflightOrder[inflightOrderHead...] {
-            guard var entry = inflight[id] else { continue }
-            switch entry.phase {
-            case .awaitingPubComp:
-                out.append(.pubRel(id))
-            case .awaitingPubAck, .awaitingPubRec:
-                entry.publish.dup = true
-                inflight[id] = entry
-                out.append(.publish(entry.publish))
-            }
-        }
         drainQueue(now: now, into: &out)
         return out
+    }
+
+    /// The packet that resends in-flight entry `id` on a new connection.
+    private mutating func resend(_ id: PacketID) -> SessionOutput? {
+        guard var entry = inflight[id] else { return nil }
+        switch entry.phase {
+        case .awaitingPubComp:
+            return .pubRel(id)
+        case .awaitingPubAck, .awaitingPubRec:
+            entry.publish.dup = true
+            inflight[id] = entry
+            return .publish(entry.publish)
+        }
     }
 
     public mutating func detach() {
@@ -126,7 +137,7 @@ public struct SessionState: Sendable {
                 } else if queueQoS0WhileOffline {
                     queue.append(delivery)
                 }
-            } else if isConnected, queue.isEmpty, inflight.count < receiveMaximum {
+            } else if isConnected, queue.isEmpty, pendingResend.isEmpty, sentCount < receiveMaximum {
                 out.append(.publish(sendInflight(delivery, qos: qos)))
             } else {
                 queue.append(delivery)
@@ -155,6 +166,8 @@ public struct SessionState: Sendable {
             return out
         case .awaitingPubRec, .awaitingPubComp:
             inflight[id]?.phase = .awaitingPubComp
+            // The client had it from before the reconnect; the PUBREL sent now is its resend.
+            if let index = pendingResend.firstIndex(of: id) { pendingResend.remove(at: index) }
             return [.pubRel(id)]
         case .awaitingPubAck:
             return []
@@ -207,6 +220,13 @@ public struct SessionState: Sendable {
 
     private mutating func drainQueue(now: Timestamp, into out: inout [SessionOutput]) {
         guard isConnected else { return }
+        var resent = 0
+        while resent < pendingResend.count, sentCount + resent < receiveMaximum {
+            if let packet = resend(pendingResend[resent]) { out.append(packet) }
+            resent += 1
+        }
+        pendingResend.removeFirst(resent)
+        guard pendingResend.isEmpty else { return }
         while let next = queue.elements.first {
             if next.message.isExpired(at: now) {
                 _ = queue.popFirst()
@@ -216,7 +236,7 @@ public struct SessionState: Sendable {
             if qos == .atMostOnce {
                 _ = queue.popFirst()
                 out.append(.publish(makePublish(next, qos: qos, packetID: nil)))
-            } else if inflight.count < receiveMaximum {
+            } else if sentCount < receiveMaximum {
                 _ = queue.popFirst()
                 out.append(.publish(sendInflight(next, qos: qos)))
             } else {
@@ -235,6 +255,7 @@ public struct SessionState: Sendable {
 
     private mutating func removeInflight(_ id: PacketID) {
         inflight[id] = nil
+        if let index = pendingResend.firstIndex(of: id) { pendingResend.remove(at: index) }
         // Acknowledgements nearly always arrive in order, so this finds `id` at the head.
         if let index = inflightOrder[inflightOrderHead...].firstIndex(of: id) {
             if index == inflightOrderHead {

@@ -176,4 +176,24 @@ enum SessionFixtures {
         let resent = F.publishes(s.attach(receiveMaximum: 10, now: F.t0))
         #expect(resent.map { String(buffer: $0.message.payload) } == ["1", "3"])
     }
+
+    @Test func resendAfterReconnectHonoursASmallerReceiveMaximum() {
+        var s = F.session(receiveMaximum: 10)
+        let sent = F.publishes(s.deliver((0..<5).map { F.delivery(F.message(payload: "\($0)")) }, now: F.t0))
+        #expect(sent.count == 5)
+        s.detach()
+        let first = F.publishes(s.attach(receiveMaximum: 2, now: F.t0))
+        #expect(first.map { String(buffer: $0.message.payload) } == ["0", "1"])
+        let allDup = first.allSatisfy { $0.dup }
+        #expect(allDup)
+        // New messages wait behind the entries still to be resent.
+        #expect(s.deliver([F.delivery(F.message(payload: "new"))], now: F.t0).isEmpty)
+        let next = F.publishes(s.pubAck(first[0].packetID!, now: F.t0))
+        #expect(next.map { String(buffer: $0.message.payload) } == ["2"])
+        _ = s.pubAck(first[1].packetID!, now: F.t0)
+        _ = s.pubAck(next[0].packetID!, now: F.t0)
+        let rest = F.publishes(s.pubAck(sent[3].packetID!, now: F.t0))
+        #expect(rest.map { String(buffer: $0.message.payload) } == ["new"])
+        #expect(!rest[0].dup)
+    }
 }

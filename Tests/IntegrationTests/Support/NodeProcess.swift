@@ -37,14 +37,33 @@ final class NodeProcess: Sendable {
     }
 
     /// Starts a node with `--bind 127.0.0.1` and fresh ports; `arguments` adds or overrides flags.
+    ///
+    /// Returns once the node itself has logged "listening" on each of its ports and accepts connections there. A
+    /// port taken in the meantime by another process (the node then exits with EADDRINUSE) is retried with new ports.
     static func start(_ arguments: [String] = [], tls: Bool = false) async throws -> NodeProcess {
         let binary = binaryPath
         guard FileManager.default.isExecutableFile(atPath: binary) else { throw Failure.binaryMissing(binary) }
-        let mqtt = try freePort()
-        let ws = try freePort()
-        let mqtts = tls ? try freePort() : 0
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("starling-node-\(mqtt).log").path
-        FileManager.default.createFile(atPath: log, contents: nil)
+        var attempt = 0
+        while true {
+            attempt += 1
+            let node = try launch(binary: binary, arguments: arguments, tls: tls)
+            do {
+                try await node.waitUntilListening()
+                return node
+            } catch Failure.didNotListen(_, let log) where attempt < 5 && log.contains("Address already in use") {
+                await node.stop()
+            }
+        }
+    }
+
+    private static func launch(binary: String, arguments: [String], tls: Bool) throws -> NodeProcess {
+        let mqtt = try PortAllocator.shared.next()
+        let ws = try PortAllocator.shared.next()
+        let mqtts = tls ? try PortAllocator.shared.next() : 0
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("starling-e2e-logs")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let log = directory.appendingPathComponent("node-\(mqtt)-\(UInt32.random(in: 0...UInt32.max)).log").path
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = [
@@ -58,9 +77,8 @@ final class NodeProcess: Sendable {
         process.standardOutput = handle
         process.standardError = handle
         try process.run()
-        let node = NodeProcess(process: process, mqtt: mqtt, ws: ws, mqtts: mqtts, log: log)
-        try await node.waitUntilListening(port: mqtt)
-        return node
+        try? handle?.close()
+        return NodeProcess(process: process, mqtt: mqtt, ws: ws, mqtts: mqtts, log: log)
     }
 
     private init(process: Process, mqtt: Int, ws: Int, mqtts: Int, log: String) {
@@ -90,35 +108,54 @@ final class NodeProcess: Sendable {
         process.withLock { $0.waitUntilExit() }
     }
 
-    /// Polls until a TCP connection to `port` succeeds, for at most 20 s (a debug build starts in well under 1 s).
-    func waitUntilListening(port: Int) async throws {
+    /// Polls until the node has logged "listening" on every port it was given and a TCP connection to the MQTT port
+    /// succeeds, for at most 20 s (a debug build starts in well under 1 s). Checking the log as well as the port makes
+    /// sure the listener is this node's and not another process's that happened to get the same port.
+    func waitUntilListening() async throws {
+        let ports = [(mqttPort, "mqtt"), (wsPort, "ws"), (mqttsPort, "mqtts")].filter { $0.0 > 0 }
         let deadline = ContinuousClock.now + .seconds(20)
         while ContinuousClock.now < deadline {
-            if canConnect(port: port) { return }
             guard isRunning else { break }
+            let text = log
+            let logged = ports.allSatisfy { port, kind in
+                text.contains("127.0.0.1:\(port) listener/kind=\(kind) ")
+            }
+            if logged, canConnect(port: mqttPort), isRunning { return }
             try await Task.sleep(for: .milliseconds(20))
         }
-        throw Failure.didNotListen(port: port, log: log)
+        throw Failure.didNotListen(port: mqttPort, log: log)
     }
 }
 
-/// A port that is free on 127.0.0.1 right now (bind to port 0, read it back, close).
-func freePort() throws -> Int {
+/// Hands out listening ports for test nodes: below the kernel's ephemeral range (32768-60999 on Linux), so that an
+/// outgoing connection of a client cannot take a port between the check and the node's bind, and never the same
+/// port twice in one test process.
+final class PortAllocator: Sendable {
+    static let shared = PortAllocator()
+    private let used = Mutex(Set<Int>())
+    private let range = 20_000..<32_000
+
+    func next() throws -> Int {
+        for _ in 0..<1000 {
+            let candidate = Int.random(in: range)
+            let fresh = used.withLock { $0.insert(candidate).inserted }
+            if fresh, isBindable(port: candidate) { return candidate }
+        }
+        throw POSIXError(.EADDRINUSE)
+    }
+}
+
+/// Whether `port` can be bound on 127.0.0.1 right now.
+func isBindable(port: Int) -> Bool {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(fd) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
-    }
-    guard bound == 0 else { throw POSIXError(.EADDRINUSE) }
-    _ = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-    }
-    return Int(UInt16(bigEndian: address.sin_port))
+    address.sin_port = UInt16(port).bigEndian
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    } == 0
 }
 
 func canConnect(port: Int) -> Bool {
