@@ -41,11 +41,20 @@ public final class MQTTConnectionHandler: ChannelDuplexHandler, ConnectionOutlet
 
     public func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        broker.metrics.connectionsCurrent.add(1, ordering: .relaxed)
+        broker.metrics.connectionsTotal.add(1, ordering: .relaxed)
+        armTimer()
+    }
+
+    /// The connection's actor and pipeline, made when the first broker request (CONNECT) is handed over, so a
+    /// connection that never sends CONNECT costs only its channel and this handler.
+    private func makePipeline(context: ChannelHandlerContext) -> ConnectionPipeline {
+        if let pipeline { return pipeline }
         let outlet = NIOLoopBound<any ConnectionOutlet>(self, eventLoop: context.eventLoop)
         let actor = ConnectionActor(outlet: outlet, actorSystem: broker.actorSystem)
         connectionActor = actor
         let box = NIOLoopBound(self, eventLoop: context.eventLoop)
-        pipeline = ConnectionPipeline(
+        let made = ConnectionPipeline(
             broker: broker, connection: actor,
             respond: { responses in
                 box.eventLoop.execute { box.value.brokerResponded(responses) }
@@ -53,9 +62,8 @@ public final class MQTTConnectionHandler: ChannelDuplexHandler, ConnectionOutlet
             processed: { count in
                 box.eventLoop.execute { box.value.requestsProcessed(count) }
             })
-        broker.metrics.connectionsCurrent.add(1, ordering: .relaxed)
-        broker.metrics.connectionsTotal.add(1, ordering: .relaxed)
-        armTimer()
+        pipeline = made
+        return made
     }
 
     /// One timer per connection, at the machine's next deadline (connect timeout, 1.5 × keep-alive). When it fires
@@ -197,9 +205,9 @@ public final class MQTTConnectionHandler: ChannelDuplexHandler, ConnectionOutlet
     }
 
     private func submitPending() {
-        guard !pendingRequests.isEmpty else { return }
+        guard !pendingRequests.isEmpty, let context else { return }
         outstandingRequests += pendingRequests.count
-        pipeline?.submit(pendingRequests)
+        makePipeline(context: context).submit(pendingRequests)
         pendingRequests.removeAll(keepingCapacity: true)
     }
 
