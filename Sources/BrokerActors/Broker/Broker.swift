@@ -122,22 +122,31 @@ public final class Broker: BrokerServices {
             let shard = StableHash.shard(of: message.topic.firstLevel.utf8, count: shards.count)
             perShard[shard, default: []].append((position, message))
         }
-        let results = await withTaskGroup(of: [(Int, Int)].self) { group in
-            for (shard, items) in perShard {
-                let actor = shards[shard]
-                group.addTask {
-                    let counts = (try? await actor.route(items.map(\.1))) ?? []
-                    return zip(items.map(\.0), counts).map { ($0, $1) }
+        let results: [(Int, Int)]
+        if perShard.count == 1, let (shard, items) = perShard.first {
+            // The common case (one message, or one publisher's topics in one shard): no child task.
+            results = await route(items, through: shards[shard])
+        } else {
+            results = await withTaskGroup(of: [(Int, Int)].self) { group in
+                for (shard, items) in perShard {
+                    let actor = shards[shard]
+                    group.addTask { await self.route(items, through: actor) }
                 }
+                var all: [(Int, Int)] = []
+                for await part in group { all += part }
+                return all
             }
-            var all: [(Int, Int)] = []
-            for await part in group { all += part }
-            return all
         }
         for (position, count) in results where count == 0 && codes[position] == .success {
             codes[position] = .noMatchingSubscribers
         }
         return codes
+    }
+
+    /// Routes `items` (position in the batch, message) through one shard; returns (position, sessions reached).
+    private func route(_ items: [(Int, Message)], through shard: TopicShardActor) async -> [(Int, Int)] {
+        let counts = (try? await shard.route(items.map(\.1))) ?? []
+        return zip(items.map(\.0), counts).map { ($0, $1) }
     }
 
     public func publishWill(_ message: Message) async {

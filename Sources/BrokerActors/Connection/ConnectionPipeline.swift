@@ -14,18 +14,15 @@ public final class ConnectionPipeline: Sendable {
     }
 
     private let queue: Mutex<Queue>
-    private let processed: @Sendable (Int) -> Void
 
-    /// - Parameters:
-    ///   - respond: called with the broker's answers; the handler hops them onto its event loop.
-    ///   - processed: called after each batch with its request count, so the handler can resume reading.
+    /// - Parameter respond: called with the broker's answers and the number of requests fully carried out (so the
+    ///   handler can resume reading); the handler hops onto its event loop once per call. It is called once per
+    ///   batch, and earlier only where order demands it (SUBACK goes out before the retained messages).
     public init(
         broker: Broker, connection: ConnectionActor,
-        respond: @escaping @Sendable ([BrokerResponse]) -> Void,
-        processed: @escaping @Sendable (Int) -> Void
+        respond: @escaping @Sendable (_ responses: [BrokerResponse], _ processed: Int) -> Void
     ) {
         self.queue = Mutex(Queue(worker: Worker(broker: broker, connection: connection, respond: respond)))
-        self.processed = processed
     }
 
     public func submit(_ batch: [BrokerRequest]) {
@@ -59,24 +56,30 @@ public final class ConnectionPipeline: Sendable {
                 return taken
             }
             guard !batches.isEmpty else { return }
-            for batch in batches {
-                await worker.run(batch)
-                processed(batch.count)
-            }
+            for batch in batches { await worker.run(batch) }
         }
     }
 
     private struct Worker {
         let broker: Broker
         let connection: ConnectionActor
-        let respond: @Sendable ([BrokerResponse]) -> Void
+        let respond: @Sendable ([BrokerResponse], Int) -> Void
         var clientID: ClientID?
         var session: SessionActor?
         var username: String?
 
+        /// Answers not yet handed to the handler. They go out before the next step that could produce output to
+        /// this client (a routed message, a redelivery), so answers and deliveries keep their order; a run of
+        /// PUBLISHes therefore costs one hop to the event loop for all its acknowledgements.
+        var answers: [BrokerResponse] = []
+
         mutating func run(_ batch: [BrokerRequest]) async {
             var index = batch.startIndex
             while index < batch.endIndex {
+                if !answers.isEmpty {
+                    respond(answers, 0)
+                    answers.removeAll(keepingCapacity: true)
+                }
                 if case .publish = batch[index] {
                     var end = index
                     while end < batch.endIndex, case .publish = batch[end] { end += 1 }
@@ -87,6 +90,8 @@ public final class ConnectionPipeline: Sendable {
                     index += 1
                 }
             }
+            respond(answers, batch.count)
+            answers.removeAll(keepingCapacity: true)
         }
 
         private mutating func handle(_ request: BrokerRequest) async {
@@ -98,18 +103,22 @@ public final class ConnectionPipeline: Sendable {
                     username = connect.username
                     session = broker.sessions.session(for: connect.clientID)
                 }
-                respond([.connected(outcome)])
+                answers.append(.connected(outcome))
             case .publish:
                 break  // batched in run(_:)
             case .subscribe(let packet):
                 guard let clientID else { return }
                 let result = await broker.subscribe(clientID, username: username, packet)
-                respond([.subscribed(packet.packetID, result.reasonCodes)])
-                if !result.retained.isEmpty { try? await session?.deliver(result.retained) }
+                answers.append(.subscribed(packet.packetID, result.reasonCodes))
+                if !result.retained.isEmpty {
+                    respond(answers, 0)  // SUBACK first, then the retained messages
+                    answers.removeAll(keepingCapacity: true)
+                    try? await session?.deliver(result.retained)
+                }
             case .unsubscribe(let packet):
                 guard let clientID else { return }
                 let codes = await broker.unsubscribe(clientID, packet)
-                respond([.unsubscribed(packet.packetID, codes)])
+                answers.append(.unsubscribed(packet.packetID, codes))
             case .pubAck(let id):
                 try? await session?.pubAck(id)
             case .pubRec(let id, let code):
@@ -118,7 +127,7 @@ public final class ConnectionPipeline: Sendable {
                 try? await session?.pubComp(id)
             case .pubRel(let id):
                 let found = (try? await session?.releaseQoS2(id)) ?? false
-                respond([.released(id, found: found)])
+                answers.append(.released(id, found: found))
             case .disconnect(let publishWill, let expiry):
                 guard let clientID else { return }
                 await broker.disconnect(clientID, connection: connection, publishWill: publishWill, expiryOverride: expiry)
@@ -128,7 +137,7 @@ public final class ConnectionPipeline: Sendable {
             }
         }
 
-        private func publish(_ requests: ArraySlice<BrokerRequest>) async {
+        private mutating func publish(_ requests: ArraySlice<BrokerRequest>) async {
             var toRoute: [Message] = []
             var acks: [(PacketID, MQTTQoS, Int?)] = []  // packet id, qos, index into toRoute (nil: duplicate QoS 2)
             for request in requests {
@@ -150,7 +159,7 @@ public final class ConnectionPipeline: Sendable {
             for (id, qos, code) in results where qos == .exactlyOnce && code.isFailure {
                 _ = try? await session?.releaseQoS2(id)
             }
-            respond(results.map { .published($0.0, $0.1, $0.2) })
+            answers += results.map { .published($0.0, $0.1, $0.2) }
         }
     }
 }

@@ -56,11 +56,11 @@ public final class MQTTConnectionHandler: ChannelDuplexHandler, ConnectionOutlet
         let box = NIOLoopBound(self, eventLoop: context.eventLoop)
         let made = ConnectionPipeline(
             broker: broker, connection: actor,
-            respond: { responses in
-                box.eventLoop.execute { box.value.brokerResponded(responses) }
-            },
-            processed: { count in
-                box.eventLoop.execute { box.value.requestsProcessed(count) }
+            respond: { responses, processed in
+                box.eventLoop.execute {
+                    box.value.brokerResponded(responses)
+                    if processed > 0 { box.value.requestsProcessed(processed) }
+                }
             })
         pipeline = made
         return made
@@ -171,6 +171,7 @@ public final class MQTTConnectionHandler: ChannelDuplexHandler, ConnectionOutlet
     // MARK: Actions
 
     private func brokerResponded(_ responses: [BrokerResponse]) {
+        guard !responses.isEmpty else { return }
         let now = broker.clock.now()
         let wasConnected = machine.isConnected
         for response in responses { perform(machine.brokerResponded(response, now: now)) }
