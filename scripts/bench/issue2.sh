@@ -21,8 +21,8 @@ echo "#### Throughput, 64 B payloads, unlimited rate"
 "$here/compare.sh" pairs --count 10 --qos 1 --duration "$d" --drain 10
 echo
 echo "#### Latency at half of mosquitto's maximum rate (set RATE_QOS0 / RATE_QOS1 per publisher from the rows above)"
-"$here/compare.sh" pairs --count 10 --qos 0 --duration "$d" --rate "${RATE_QOS0:-3200}"
-"$here/compare.sh" pairs --count 10 --qos 1 --duration "$d" --rate "${RATE_QOS1:-2000}" --drain 10
+"$here/compare.sh" pairs --count 10 --qos 0 --duration "$d" --rate "${RATE_QOS0:-5900}"
+"$here/compare.sh" pairs --count 10 --qos 1 --duration "$d" --rate "${RATE_QOS1:-3000}" --drain 10
 echo
 echo "#### Idle connections"
 "$here/conn-memory.sh"
