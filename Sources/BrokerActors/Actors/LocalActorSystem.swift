@@ -24,9 +24,6 @@ public final class LocalActorSystem: DistributedActorSystem, Sendable {
 
     public init() {}
 
-    /// How many actors are alive (for tests and metrics).
-    public var actorCount: Int { registry.withLock { $0.count } }
-
     public func assignID<Act>(_ actorType: Act.Type) -> LocalActorID where Act: DistributedActor, Act.ID == ActorID {
         LocalActorID(value: nextID.add(1, ordering: .relaxed).oldValue)
     }

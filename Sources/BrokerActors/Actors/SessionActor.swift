@@ -112,22 +112,8 @@ public distributed actor SessionActor {
         filters.map { state.subscriptions.removeValue(forKey: $0.rawValue) != nil }
     }
 
-    public distributed func subscriptions() -> [StoredSubscription] { Array(state.subscriptions.values) }
-
-    /// Whether a subscription to exactly this filter already exists (for Retain Handling 1).
-    public distributed func hasSubscription(_ filter: TopicFilter) -> Bool {
-        state.subscriptions[filter.rawValue] != nil
-    }
-
     /// Whether the session outlives its connection (Session Expiry Interval above 0; clean session 0 in v3).
     public distributed func isPersistent() -> Bool { !ended && state.expiryInterval > 0 }
-
-    public distributed func info() -> SessionInfo {
-        SessionInfo(
-            clientID: state.clientID, connected: connection != nil, subscriptions: state.subscriptions.count,
-            inflight: state.inflightCount, queued: state.queue.count, dropped: state.queue.dropped,
-            expiryInterval: state.expiryInterval)
-    }
 
     /// Ends the session now (a clean-start CONNECT replaced it): the old connection is told 0x8E, and a pending
     /// will is published because the session ends [MQTT-3.1.2-8].
@@ -199,15 +185,4 @@ public distributed actor SessionActor {
         }
         scheduleTimer(now: now)
     }
-}
-
-/// A summary of a session for listings and `$SYS`.
-public struct SessionInfo: Sendable, Hashable, Codable {
-    public var clientID: ClientID
-    public var connected: Bool
-    public var subscriptions: Int
-    public var inflight: Int
-    public var queued: Int
-    public var dropped: Int
-    public var expiryInterval: UInt32
 }

@@ -59,6 +59,4 @@ public distributed actor TopicShardActor {
     }
 
     public distributed func subscriptionCount() -> Int { subscriptions.subscriptionCount }
-
-    public distributed func filters() -> [TopicFilter] { subscriptions.filters }
 }

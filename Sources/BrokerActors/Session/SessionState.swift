@@ -86,11 +86,6 @@ public struct SessionState: Sendable {
     /// Unacknowledged messages sent on the current connection: what Receive Maximum limits.
     private var sentCount: Int { inflight.count - pendingResend.count }
 
-    /// The in-flight messages in the order they were first sent.
-    public var inflightEntries: [InflightEntry] {
-        inflightOrder[inflightOrderHead...].compactMap { inflight[$0] }
-    }
-
     // MARK: Connection
 
     /// The client (re)connected: resend every unacknowledged message with DUP set, and PUBREL for QoS 2 messages
