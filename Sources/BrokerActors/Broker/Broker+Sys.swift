@@ -49,7 +49,9 @@ extension Broker {
         let interval = configuration.sysInterval
         guard interval > 0 else { return }
         while !Task.isCancelled {
-            _ = await publish(await sysMessages(), authorize: false)
+            let messages = await sysMessages()
+            let codes = await publish(messages, authorize: false)
+            logger.debug("published $SYS", metadata: ["sys/messages": "\(messages.count)", "sys/delivered": "\(codes.filter { $0 == .success }.count)"])
             try? await Task.sleep(for: .seconds(Int(interval)))
         }
     }

@@ -16,7 +16,7 @@ public final class Broker: BrokerServices {
     let shards: [TopicShardActor]
     let retained: [RetainedStoreActor]
     private let connectLock = KeyedLock<ClientID>()
-    private let logger: Logger
+    let logger: Logger
 
     public init(
         configuration: BrokerConfiguration, policy: any AccessPolicy = AllowAllPolicy(),
