@@ -99,6 +99,7 @@ public final class Broker: BrokerServices {
     /// Routes messages from one publisher, in order. Returns a reason code per message: success, 0x10 when no
     /// subscriber matched, 0x87 when the policy refused it. Returns after every matching session has accepted its
     /// copy.
+    ///
     /// `username` is the publisher's, for the policy. Wills and `$SYS` pass `authorize: false`: a will is checked
     /// when CONNECT carries it.
     public func publish(_ messages: [Message], username: String? = nil, authorize: Bool = true) async
@@ -116,11 +117,9 @@ public final class Broker: BrokerServices {
                 continue
             }
             if message.retain {
-                let store = retained[StableHash.shard(of: message.topic.value.utf8, count: retained.count)]
-                try? await store.set(message)
+                try? await retainedStore(for: message.topic).set(message)
             }
-            let shard = StableHash.shard(of: message.topic.firstLevel.utf8, count: shards.count)
-            perShard[shard, default: []].append((position, message))
+            perShard[shardIndex(forFirstLevel: message.topic.firstLevel), default: []].append((position, message))
         }
         let results: [(Int, Int)]
         if perShard.count == 1, let (shard, items) = perShard.first {
@@ -220,13 +219,22 @@ public final class Broker: BrokerServices {
 
     func shardIndexes(for filter: TopicFilter) -> [Int] {
         guard let first = filter.literalFirstLevel else { return Array(shards.indices) }
-        return [StableHash.shard(of: first.utf8, count: shards.count)]
+        return [shardIndex(forFirstLevel: first)]
+    }
+
+    /// The topic shard of a topic (or literal filter) whose first level is `level`.
+    func shardIndex(forFirstLevel level: Substring) -> Int {
+        StableHash.shard(of: level.utf8, count: shards.count)
+    }
+
+    /// The retained store that holds `topic`'s retained message.
+    func retainedStore(for topic: TopicName) -> RetainedStoreActor {
+        retained[StableHash.shard(of: topic.value.utf8, count: retained.count)]
     }
 
     func retainedMatching(_ filter: TopicFilter) async -> [Message] {
         if !filter.hasWildcards, let topic = try? TopicName(validating: filter.filter) {
-            let store = retained[StableHash.shard(of: topic.value.utf8, count: retained.count)]
-            return (try? await store.match(filter)) ?? []
+            return (try? await retainedStore(for: topic).match(filter)) ?? []
         }
         return await withTaskGroup(of: [Message].self) { group in
             for store in retained { group.addTask { (try? await store.match(filter)) ?? [] } }
