@@ -16,12 +16,45 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
     ],
     targets: [
         // Pure MQTT: packets, properties, reason codes, topics and the NIO codec.
         .target(
             name: "MQTTCore",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+        ),
+        // liblz4 (apt liblz4-dev), for compressing large cluster frames.
+        .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
+        // Our DistributedActorSystem over TLS: handshake, frames, remote calls, membership, ownership. No MQTT here.
+        .target(
+            name: "ClusterTransport",
+            dependencies: [
+                "CLZ4",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Probe actors for the multi-process cluster tests and the remote-call benchmark, and their host process.
+        .target(
+            name: "ClusterProbe",
+            dependencies: ["ClusterTransport"]
+        ),
+        .executableTarget(
+            name: "ClusterProbeNode",
+            dependencies: [
+                "ClusterProbe", "ClusterTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // Broker logic (pure state) and the actors and connection handler that carry it out.
         .target(
@@ -84,9 +117,26 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "ClusterTransportTests",
+            dependencies: [
+                "ClusterTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "MQTTCore", "MQTTClient", "Node",
+                "MQTTCore", "MQTTClient", "Node", "ClusterTransport", "ClusterProbe", "ClusterProbeNode",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

@@ -1,0 +1,105 @@
+import Distributed
+import NIOCore
+
+extension ClusterSystem {
+    /// A deadline for the remote calls made inside `body`, instead of `settings.callTimeout`.
+    public static func withCallTimeout<T>(_ timeout: Duration, _ body: () async throws -> T) async rethrows -> T {
+        try await $callTimeout.withValue(timeout, operation: body)
+    }
+
+    @TaskLocal static var callTimeout: Duration?
+
+    public func remoteCall<Act, Err, Res>(
+        on actor: Act, target: RemoteCallTarget, invocation: inout ClusterInvocationEncoder, throwing: Err.Type,
+        returning: Res.Type
+    ) async throws -> Res where Act: DistributedActor, Act.ID == ClusterActorID, Err: Error, Res: Codable {
+        switch try await call(actor.id, target: target.identifier, invocation) {
+        case .value(var buffer):
+            var decoder = BinaryDecoder()
+            decoder.userInfo[.actorSystemKey] = self
+            do {
+                return try decoder.decode(Res.self, from: &buffer)
+            } catch {
+                throw RemoteCallError(.serializationFailed, "result of type \(Res.self): \(error)")
+            }
+        case .void:
+            throw RemoteCallError(.serializationFailed, "no value for a result of type \(Res.self)")
+        case .error(let name, var buffer):
+            throw decodeError(name, &buffer)
+        case .systemError(let error):
+            throw error
+        }
+    }
+
+    public func remoteCallVoid<Act, Err>(
+        on actor: Act, target: RemoteCallTarget, invocation: inout ClusterInvocationEncoder, throwing: Err.Type
+    ) async throws where Act: DistributedActor, Act.ID == ClusterActorID, Err: Error {
+        switch try await call(actor.id, target: target.identifier, invocation) {
+        case .void, .value:
+            return
+        case .error(let name, var buffer):
+            throw decodeError(name, &buffer)
+        case .systemError(let error):
+            throw error
+        }
+    }
+
+    private func decodeError(_ name: String, _ buffer: inout ByteBuffer) -> any Error {
+        guard let decode = types.entry(named: name)?.decodeError else {
+            return RemoteCallError(.remoteThrew, name)
+        }
+        var decoder = BinaryDecoder()
+        decoder.userInfo[.actorSystemKey] = self
+        return (try? decode(&buffer, decoder)) ?? RemoteCallError(.serializationFailed, "error of type \(name)")
+    }
+
+    /// Sends one call to wherever its recipient lives now and waits for the outcome. A keyed call that reaches a
+    /// node which no longer owns the key is re-routed to the owner it names (at most three times).
+    func call(_ id: ClusterActorID, target: String, _ invocation: ClusterInvocationEncoder) async throws -> CallOutcome {
+        let timeout = Self.callTimeout ?? settings.callTimeout
+        let deadline = NIODeadline.now() + timeout.timeAmount
+        var redirect: NodeName?
+        var redirects = 0
+        while true {
+            let destination = try destination(of: id, redirect: redirect)
+            let callID = pending.makeID()
+            let remaining = max(0, (deadline - .now()).nanoseconds / 1_000_000)
+            let envelope = CallEnvelope(
+                callID: callID, timeoutMillis: UInt32(clamping: remaining), recipient: id, target: target,
+                substitutions: invocation.substitutions, arguments: invocation.arguments)
+            let outcome = try await pending.wait(for: callID, peer: destination, deadline: deadline) {
+                if destination == node.name {
+                    dispatch(envelope, from: node.name) { [pending] id, outcome in pending.complete(id, with: .success(outcome)) }
+                } else {
+                    var payload = ByteBuffer()
+                    envelope.encode(into: &payload)
+                    try transport.send(ClusterFrame(kind: .call, payload: payload), to: destination)
+                }
+            }
+            guard case .systemError(let error) = outcome, error.code == .moved, redirects < 3 else { return outcome }
+            redirects += 1
+            redirect = NodeName(error.detail)
+            logger.debug("call re-routed", metadata: ["cluster/actor": "\(id)", "cluster/owner": "\(error.detail)"])
+        }
+    }
+
+    /// The node to send a call for `id` to, or the error that makes the call fail at once.
+    private func destination(of id: ClusterActorID, redirect: NodeName?) throws -> NodeName {
+        switch id.address {
+        case .owned(let owner, _):
+            if owner.name == node.name {  // a local actor that `resolve` did not find, or an old incarnation
+                throw RemoteCallError(.actorNotFound, "\(id)")
+            }
+            guard let member = transport.membership.snapshot.member(named: owner.name), member.id == owner,
+                member.status < .down
+            else {
+                throw RemoteCallError(.peerUnreachable, "\(owner) is not a live member")
+            }
+            return owner.name
+        case .keyed(let key):
+            if let redirect, transport.membership.isUpBroker(redirect) { return redirect }
+            guard let owner = owner(of: key) else { throw RemoteCallError(.noOwner, "\(key)") }
+            return owner
+        }
+    }
+}
