@@ -93,7 +93,8 @@ let package = Package(
         .executableTarget(
             name: "Bench",
             dependencies: [
-                "MQTTCore", "MQTTClient",
+                "MQTTCore", "MQTTClient", "ClusterTransport", "ClusterProbe",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
