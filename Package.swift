@@ -79,7 +79,7 @@ let package = Package(
         .executableTarget(
             name: "Node",
             dependencies: [
-                "MQTTCore", "BrokerActors",
+                "MQTTCore", "BrokerActors", "ClusterTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

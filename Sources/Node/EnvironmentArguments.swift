@@ -11,7 +11,9 @@ enum EnvironmentArguments {
             return String(arg.dropFirst(2).prefix { $0 != "=" })
         })
         for option in options where !given.contains(option) {
-            guard let value = environment[variableName(option)], !value.isEmpty else { continue }
+            // `STARLING_SEEDS` (plural) is the documented name of the seed list; `STARLING_SEED` works too.
+            let value = environment[variableName(option)] ?? (option == "seed" ? environment["STARLING_SEEDS"] : nil)
+            guard let value, !value.isEmpty else { continue }
             // Repeatable options (--seed) take a comma list in the environment.
             for part in value.split(separator: ",") {
                 result += ["--\(option)", String(part).trimmingSpaces()]

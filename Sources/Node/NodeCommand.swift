@@ -20,7 +20,8 @@ struct NodeCommand: AsyncParsableCommand {
     static let valueOptions = [
         "name", "bind", "mqtt-port", "ws-port", "mqtts-port", "tls-cert", "tls-key", "tls-ca", "password-file",
         "acl-file", "max-packet-size", "receive-maximum", "max-inflight", "session-queue", "max-keepalive", "sys-interval",
-        "connect-timeout", "log-level",
+        "connect-timeout", "log-level", "cluster-port", "seed", "cookie", "cookie-file", "weight", "advertise",
+        "cluster-cert", "cluster-key", "cluster-ca",
     ]
     static let booleanFlags = ["no-allow-anonymous"]
 
@@ -43,6 +44,18 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Seconds between $SYS publications (0 = off).") var sysInterval = 10
     @Option(help: "Seconds a new connection has to send CONNECT.") var connectTimeout = 10
     @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel = "info"
+    @Option(help: "Cluster listener (TLS 1.3 only); the cluster runs when a cookie is set.") var clusterPort = 4370
+    @Option(help: "HOST:PORT of a cluster member to join through; repeatable (STARLING_SEEDS: a comma list).")
+    var seed: [String] = []
+    @Option(help: "The shared cluster cookie, at least 32 characters.") var cookie: String?
+    @Option(help: "A file whose first line is the cluster cookie.") var cookieFile: String?
+    @Option(help: "This node's share of sessions relative to the others (rendezvous-hashing weight).") var weight = 1.0
+    @Option(help: "The host other members dial to reach this node (default: the part of --name after @).")
+    var advertise: String?
+    @Option(help: "PEM certificate for cluster links (default: a self-signed one generated at start).")
+    var clusterCert: String?
+    @Option(help: "PEM private key for --cluster-cert.") var clusterKey: String?
+    @Option(help: "PEM CA bundle: when given, cluster peers must present a certificate it signed.") var clusterCa: String?
 
     func validate() throws {
         for (flag, port) in [("--mqtt-port", mqttPort), ("--ws-port", wsPort), ("--mqtts-port", mqttsPort)] {
@@ -64,6 +77,7 @@ struct NodeCommand: AsyncParsableCommand {
         guard sysInterval >= 0, connectTimeout > 0 else {
             throw ValidationError("--sys-interval must be >= 0 and --connect-timeout > 0")
         }
+        try validateCluster()
     }
 
     func run() async throws {
@@ -87,10 +101,14 @@ struct NodeCommand: AsyncParsableCommand {
         logEffectiveConfiguration(logger)
         let broker = Broker(configuration: config, policy: policy, logger: logger)
         let listeners = ListenerService(broker: broker, settings: listenerSettings(), logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: listeners)]
+        if let cluster = try clusterSettings() {
+            services.append(.init(service: ClusterService(settings: cluster, logger: Logger(label: "starling.cluster"))))
+        } else {
+            logger.info("cluster off: no --cookie or --cookie-file")
+        }
         let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: listeners)], gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger))
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 
@@ -112,7 +130,10 @@ struct NodeCommand: AsyncParsableCommand {
             "max-packet-size=\(maxPacketSize)", "receive-maximum=\(receiveMaximum)", "max-inflight=\(maxInflight)",
             "session-queue=\(sessionQueue)",
             "max-keepalive=\(maxKeepalive)", "sys-interval=\(sysInterval)", "connect-timeout=\(connectTimeout)",
-            "log-level=\(logLevel)",
+            "log-level=\(logLevel)", "cluster-port=\(clusterPort)", "seed=\(seed.joined(separator: ","))",
+            "cookie=\(cookie == nil ? "-" : "****")", "cookie-file=\(cookieFile ?? "-")", "weight=\(weight)",
+            "advertise=\(advertise ?? "-")", "cluster-cert=\(clusterCert ?? "-")",
+            "cluster-key=\(clusterKey == nil ? "-" : "****")", "cluster-ca=\(clusterCa ?? "-")",
         ]
         logger.info("configuration", metadata: ["node/config": "\(lines.joined(separator: " "))"])
     }

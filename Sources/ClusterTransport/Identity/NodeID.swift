@@ -5,7 +5,7 @@ import Darwin
 #endif
 
 /// A node's name: stable across restarts, so ownership (which hashes the name) comes back to a restarted node.
-/// 1 to 64 characters from `A-Z a-z 0-9 . _ -`.
+/// 1 to 64 characters from `A-Z a-z 0-9 . _ - @` (EMQX-style names such as `starling@10.0.0.5` are valid).
 public struct NodeName: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
     public let rawValue: String
 
@@ -14,6 +14,7 @@ public struct NodeName: Hashable, Comparable, Sendable, Codable, CustomStringCon
             rawValue.utf8.allSatisfy({ byte in
                 (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
                     || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
+                    || byte == UInt8(ascii: "@")
             })
         else { return nil }
         self.rawValue = rawValue
