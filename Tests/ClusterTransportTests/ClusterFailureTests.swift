@@ -146,3 +146,39 @@ final class Counter: Sendable {
     func increment() { count.withLock { $0 += 1 } }
     var value: Int { count.withLock { $0 } }
 }
+
+@Suite("ClusterSystem partition")
+struct ClusterPartitionTests {
+    /// Stops (or resumes) reading every inbound link of `system`: heartbeats and gossip from its peers stop
+    /// arriving, as in a network partition, while the TCP connections stay open.
+    private func setReading(_ system: ClusterSystem, _ reading: Bool) async throws {
+        let inbound = system.transport.state.withLock { Array($0.inbound.values) }
+        for channel in inbound {
+            try await channel.setOption(.autoRead, value: reading).get()
+            if reading { channel.read() }
+        }
+    }
+
+    @Test("after a partition heals, both sides converge: both up, no duplicate or ghost members")
+    func partitionHeals() async throws {
+        try await TestCluster.with(2) { systems in
+            let (a, b) = (systems[0], systems[1])
+            try await setReading(a, false)
+            try await setReading(b, false)
+            // Each side declares the other down, then removed (tombstoned).
+            try await TestCluster.waitForView(a) { $0.member(named: b.node.name) == nil }
+            try await TestCluster.waitForView(b) { $0.member(named: a.node.name) == nil }
+            try await setReading(a, true)
+            try await setReading(b, true)
+            for system in systems {
+                try await TestCluster.waitForUp(system, count: 2)
+                let names = system.membership.members.map(\.id)
+                #expect(names.sorted() == [a.node, b.node].sorted())
+            }
+            let remote = try Greeter.resolve(
+                id: #require(a.wellKnownID(path: ActorPath("/greeter")!, on: b.node.name)), using: a)
+            _ = b.makeWellKnown(path: ActorPath("/greeter")!) { Greeter(actorSystem: b) }
+            #expect(try await remote.greet("healed") == "hello healed from n1")
+        }
+    }
+}
