@@ -159,3 +159,30 @@ struct ClusterSystemTests {
         }
     }
 }
+
+@Suite("ClusterSystem keyed re-routing")
+struct ClusterRerouteTests {
+    @Test("a keyed call that reaches a node which does not own the key is answered moved and re-routed to the owner")
+    func movedIsRerouted() async throws {
+        try await TestCluster.with(3) { systems in
+            let (a, b, c) = (systems[0], systems[1], systems[2])
+            let everyone = a.membership.upBrokers.map { OwnershipCandidate(name: $0.id.name, weight: $0.weight) }
+            let withoutC = everyone.filter { $0.name != c.node.name }
+            // A key that c owns, and that b would own if c were gone.
+            let key = try #require(
+                (0..<1000).lazy.compactMap { ActorKey("counter/r\($0)") }.first { key in
+                    Ownership.primary(for: key.rawValue, among: everyone) == c.node.name
+                        && Ownership.primary(for: key.rawValue, among: withoutC) == b.node.name
+                })
+            // a's view alone loses c (as if its failure detector had fired): a sends the call to b, b answers moved.
+            _ = a.transport.membership.markDown(c.node)
+            #expect(a.owner(of: key) == b.node.name)
+            let counter = try KeyedCounter.resolve(id: ClusterActorID(key: key), using: a)
+            let reading = try await counter.add(5)
+            #expect(reading == CounterReading(node: c.node.name.rawValue, value: 5))
+            #expect(a.reroutes.load(ordering: .relaxed) >= 1)
+            #expect(!b.isActive(key: key))
+            #expect(c.isActive(key: key))
+        }
+    }
+}

@@ -76,11 +76,26 @@ extension ClusterSystem {
                     try transport.send(ClusterFrame(kind: .call, payload: payload), to: destination)
                 }
             }
-            guard case .systemError(let error) = outcome, error.code == .moved, redirects < 3 else { return outcome }
+            guard case .systemError(let error) = outcome, error.code == .moved, redirects < Self.maxRedirects else {
+                return outcome
+            }
             redirects += 1
+            reroutes.add(1, ordering: .relaxed)
             redirect = NodeName(error.detail)
             logger.debug("call re-routed", metadata: ["cluster/actor": "\(id)", "cluster/owner": "\(error.detail)"])
+            if let redirect, transport.membership.isUpBroker(redirect) { continue }
+            // The views differ: the owner the callee names is not up in ours yet. Wait for our view to change
+            // (or a short while), then place the call again.
+            await awaitViewChange(after: transport.membership.snapshot.epoch, atMost: .milliseconds(100 << min(redirects, 4)))
+            redirect = nil
         }
+    }
+
+    static let maxRedirects = 6
+
+    /// Returns when the membership epoch passes `epoch`, or after `limit`.
+    private func awaitViewChange(after epoch: UInt64, atMost limit: Duration) async {
+        _ = try? await awaitMembership(within: limit) { $0.epoch > epoch }
     }
 
     /// The node to send a call for `id` to, or the error that makes the call fail at once.

@@ -35,6 +35,8 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
     /// Serialises activations so that a key is activated once; never held while the registry lock is.
     private let activation = Mutex<Void>(())
     private let nextEphemeral = Atomic<UInt64>(1)
+    /// Calls re-routed after a `moved` answer (views of the membership differed for a moment).
+    let reroutes = Atomic<Int>(0)
     let transport: ClusterTransportLayer
 
     @TaskLocal static var idHint: IDHint?
