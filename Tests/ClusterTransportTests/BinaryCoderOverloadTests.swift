@@ -159,7 +159,7 @@ struct BinaryCoderOverloadTests {
         }
 
         init(seed: UInt64) {
-            var r = BinaryCoderRandom(seed: seed)
+            var r = SeededRandom(seed: seed)
             (b, s, d, f, i, i8, i16) = (r.bool(), r.string(), r.double(), r.float(), r.int(), r.int(), r.int())
             (i32, i64, u, u8, u16, u32, u64) = (r.int(), r.int(), r.int(), r.int(), r.int(), r.int(), r.int())
         }

@@ -7,7 +7,7 @@ import Testing
 struct BinaryCoderPropertyTests {
     @Test(arguments: [1, 2, 3, 4] as [UInt64])
     func randomValuesRoundTrip(seed: UInt64) throws {
-        var random = BinaryCoderRandom(seed: seed)
+        var random = SeededRandom(seed: seed)
         for _ in 0..<150 {
             let sample = random.sample()
             let encoded = try bcEncode(sample)
@@ -19,7 +19,7 @@ struct BinaryCoderPropertyTests {
     }
 
     @Test func randomValuesRoundTripInSequence() throws {
-        var random = BinaryCoderRandom(seed: 99)
+        var random = SeededRandom(seed: 99)
         let samples = (0..<20).map { _ in random.sample() }
         var buffer = ByteBuffer()
         for sample in samples {
@@ -35,7 +35,7 @@ struct BinaryCoderPropertyTests {
 
     /// Every value must be skippable without its type: the type-free `valueEnd` agrees with what decoding consumed.
     @Test func everyEncodingIsSelfDelimiting() throws {
-        var random = BinaryCoderRandom(seed: 5)
+        var random = SeededRandom(seed: 5)
         for _ in 0..<50 {
             let encoded = try bcEncode(random.sample())
             let reader = BinaryReader(bytes: encoded)
@@ -44,7 +44,7 @@ struct BinaryCoderPropertyTests {
     }
 
     @Test func everyTruncationThrows() throws {
-        var random = BinaryCoderRandom(seed: 7)
+        var random = SeededRandom(seed: 7)
         for _ in 0..<6 {
             let encoded = bcBytes(try bcEncode(random.sample()))
             for length in 0..<encoded.count {
@@ -54,7 +54,7 @@ struct BinaryCoderPropertyTests {
     }
 
     @Test func mutatedInputNeverCrashes() throws {
-        var random = BinaryCoderRandom(seed: 11)
+        var random = SeededRandom(seed: 11)
         var decodedCount = 0
         var failedCount = 0
         for round in 0..<40 {
@@ -91,7 +91,7 @@ struct BinaryCoderPropertyTests {
     }
 
     @Test func randomGarbageNeverCrashes() throws {
-        var random = BinaryCoderRandom(seed: 13)
+        var random = SeededRandom(seed: 13)
         for _ in 0..<3000 {
             let garbage = (0..<random.count(40)).map { _ in UInt8(truncatingIfNeeded: random.next() % 14) }
             let decoder = BinaryDecoder()

@@ -3,19 +3,6 @@ import Testing
 
 @testable import ClusterTransport
 
-/// Deterministic generator for property tests.
-struct BinaryCoderRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 func bcEncode<T: Encodable>(_ value: T) throws -> ByteBuffer {
     var buffer = ByteBuffer()
     try BinaryEncoder().encode(value, into: &buffer)
@@ -110,7 +97,7 @@ struct BCSample: Codable, Equatable {
     var tree: BCTree
 }
 
-extension BinaryCoderRandom {
+extension SeededRandom {
     mutating func int<I: FixedWidthInteger>(_ type: I.Type = I.self) -> I {
         // Bias towards edge values and small numbers, which exercise varint boundaries.
         switch next() % 6 {
@@ -160,7 +147,7 @@ extension BinaryCoderRandom {
         return .node((0..<count(3)).map { _ in tree(depth: depth - 1) }, label: chance(50) ? nil : string())
     }
 
-    mutating func nestedOptional<T>(_ make: (inout BinaryCoderRandom) -> T) -> T?? {
+    mutating func nestedOptional<T>(_ make: (inout SeededRandom) -> T) -> T?? {
         switch next() % 3 {
         case 0: .none
         case 1: .some(.none)

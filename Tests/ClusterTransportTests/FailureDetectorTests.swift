@@ -61,7 +61,7 @@ private func checks(
     /// simulated minutes.
     @Test(arguments: [11, 12, 13] as [UInt64])
     func slowButAliveNodeIsNeverReported(seed: UInt64) {
-        var random = MembersSplitMix64(seed: seed)
+        var random = SeededRandom(seed: seed)
         var detector = FailureDetector()
         var reports: [Int64] = []
         var time: Int64 = 0

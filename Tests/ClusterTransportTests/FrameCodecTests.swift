@@ -5,25 +5,8 @@ import Testing
 
 @testable import ClusterTransport
 
-/// Deterministic SplitMix64 for the property tests in this file.
-private struct FrameTestRandom {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
-
-    mutating func bytes(_ count: Int) -> [UInt8] { (0..<count).map { _ in UInt8(truncatingIfNeeded: next()) } }
-}
-
 private func incompressible(_ count: Int, seed: UInt64 = 42) -> ByteBuffer {
-    var random = FrameTestRandom(state: seed)
+    var random = SeededRandom(seed: seed)
     return ByteBuffer(bytes: random.bytes(count))
 }
 
@@ -249,7 +232,7 @@ private func header(length: UInt32, kind: UInt8 = 16, flags: UInt8 = 0) -> ByteB
             try compressedFrame(size: UInt32(block.readableBytes * 255 + 1), block: block).decompressed(maxSize: .max)
         }
         // Random mutations never crash: each either fails cleanly or yields exactly the declared size.
-        var random = FrameTestRandom(state: 7)
+        var random = SeededRandom(seed: 7)
         for _ in 0..<2000 {
             var mutated = block
             for _ in 0...random.below(4) {
@@ -283,7 +266,7 @@ private func header(length: UInt32, kind: UInt8 = 16, flags: UInt8 = 0) -> ByteB
     }
 
     @Test func randomStreamsRoundTrip() throws {
-        var random = FrameTestRandom(state: 2024)
+        var random = SeededRandom(seed: 2024)
         for _ in 0..<100 {
             let frames = (0..<(1 + random.below(6))).map { _ in
                 let size = random.below(3000)

@@ -7,21 +7,6 @@ import Testing
 private let goodCookie = String(repeating: "s3cret-cookie-", count: 4)  // 56 bytes
 private let otherCookie = String(repeating: "other-cookie-!", count: 4)
 
-/// Deterministic SplitMix64 for the handshake property tests.
-private struct HandshakeTestRandom {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
-}
-
 private func node(_ name: String, _ incarnation: UInt64) -> NodeID {
     NodeID(name: NodeName(name)!, incarnation: Incarnation(rawValue: incarnation))
 }
@@ -264,7 +249,7 @@ private func expectRejected(
     }
 
     @Test func randomlyCorruptedHellosNeverCrashOrEstablish() {
-        var random = HandshakeTestRandom(state: 11)
+        var random = SeededRandom(seed: 11)
         let full = helloPayload()
         for _ in 0..<3000 {
             var payload = full

@@ -4,19 +4,6 @@ import Testing
 
 @testable import ClusterTransport
 
-/// SplitMix64: a small seeded generator for the property tests of this target's membership part.
-struct MembersSplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 private func name(_ text: String) -> NodeName { NodeName(text)! }
 
 private func member(
@@ -261,7 +248,7 @@ private func state(_ text: String, incarnation: UInt64 = 1) -> MembershipState {
     /// the per-name maximum, and gossip between them changes nothing more.
     @Test(arguments: [1, 2, 3, 4, 5, 6, 7, 8] as [UInt64])
     func mergeConvergesWhateverTheOrder(seed: UInt64) {
-        var random = MembersSplitMix64(seed: seed)
+        var random = SeededRandom(seed: seed)
         let names = ["n1", "n2", "n3", "n4", "n5"]
         let statuses: [MemberStatus] = [.joining, .up, .leaving, .down, .removed]
         let pool: [Member] = (0..<40).map { _ in

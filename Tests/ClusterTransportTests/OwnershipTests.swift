@@ -52,7 +52,7 @@ private let sanityBuffer: [UInt8] = {
 
     /// Feeding the same bytes in random pieces, through every entry point, gives the one-shot hash.
     @Test func streamingMatchesOneShot() {
-        var random = MembersSplitMix64(seed: 42)
+        var random = SeededRandom(seed: 42)
         for _ in 0..<300 {
             let length = Int.random(in: 0...200, using: &random)
             let bytes = Array(sanityBuffer[Int.random(in: 0...2000, using: &random)...].prefix(length))
@@ -110,7 +110,7 @@ private let sanityBuffer: [UInt8] = {
         let all = candidates([1, 2, 3, 1, 1])
         let list = Ownership.preferenceList(for: "session/client-7", among: all)
         #expect(list.map(\.rawValue) == ["broker-2", "broker-1", "broker-3", "broker-5", "broker-4"])
-        var random = MembersSplitMix64(seed: 9)
+        var random = SeededRandom(seed: 9)
         for _ in 0..<10 {
             #expect(Ownership.preferenceList(for: "session/client-7", among: all.shuffled(using: &random)) == list)
         }

@@ -56,7 +56,7 @@ public struct ClusterActorID: Hashable, Sendable, Codable, CustomStringConvertib
 }
 
 /// The path of a node-owned actor: `/` followed by 1 to 255 printable ASCII characters.
-public struct ActorPath: Hashable, Sendable, Codable, CustomStringConvertible {
+public struct ActorPath: ValidatedStringIdentifier {
     public let rawValue: String
 
     public init?(_ rawValue: String) {
@@ -65,26 +65,11 @@ public struct ActorPath: Hashable, Sendable, Codable, CustomStringConvertible {
         else { return nil }
         self.rawValue = rawValue
     }
-
-    public init(from decoder: any Decoder) throws {
-        let raw = try decoder.singleValueContainer().decode(String.self)
-        guard let path = ActorPath(raw) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "invalid actor path"))
-        }
-        self = path
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
-
-    public var description: String { rawValue }
 }
 
 /// The key of a keyed actor: `<kind>/<name>`, for example `session/sensor-17`. The kind (before the first `/`)
 /// selects the factory that activates the actor on its owner. At most 1024 UTF-8 bytes, no U+0000.
-public struct ActorKey: Hashable, Sendable, Codable, CustomStringConvertible {
+public struct ActorKey: ValidatedStringIdentifier {
     public let rawValue: String
 
     public init?(_ rawValue: String) {
@@ -98,19 +83,4 @@ public struct ActorKey: Hashable, Sendable, Codable, CustomStringConvertible {
 
     /// The part before the first `/`.
     public var kind: Substring { rawValue[..<(rawValue.firstIndex(of: "/") ?? rawValue.endIndex)] }
-
-    public init(from decoder: any Decoder) throws {
-        let raw = try decoder.singleValueContainer().decode(String.self)
-        guard let key = ActorKey(raw) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "invalid actor key"))
-        }
-        self = key
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
-
-    public var description: String { rawValue }
 }

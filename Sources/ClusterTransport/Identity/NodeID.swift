@@ -6,7 +6,7 @@ import Darwin
 
 /// A node's name: stable across restarts, so ownership (which hashes the name) comes back to a restarted node.
 /// 1 to 64 characters from `A-Z a-z 0-9 . _ - @` (EMQX-style names such as `starling@10.0.0.5` are valid).
-public struct NodeName: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
+public struct NodeName: ValidatedStringIdentifier, Comparable {
     public let rawValue: String
 
     public init?(_ rawValue: String) {
@@ -20,21 +20,8 @@ public struct NodeName: Hashable, Comparable, Sendable, Codable, CustomStringCon
         self.rawValue = rawValue
     }
 
-    public init(from decoder: any Decoder) throws {
-        let raw = try decoder.singleValueContainer().decode(String.self)
-        guard let name = NodeName(raw) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "invalid node name"))
-        }
-        self = name
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
 
     public static func < (lhs: NodeName, rhs: NodeName) -> Bool { lhs.rawValue < rhs.rawValue }
-    public var description: String { rawValue }
 }
 
 /// One boot of a node. A restarted node gets a new, larger incarnation (microseconds of wall-clock time at start),

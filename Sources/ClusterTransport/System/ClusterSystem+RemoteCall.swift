@@ -55,10 +55,13 @@ extension ClusterSystem {
 
     /// Sends one call to wherever its recipient lives now and waits for the outcome. A keyed call that reaches a
     /// node which no longer owns the key is re-routed to the owner it names (at most three times).
-    func call(_ id: ClusterActorID, target: String, _ invocation: ClusterInvocationEncoder) async throws -> CallOutcome {
+    /// `via` sends a keyed call to that node first (as if it had answered `moved`), for tests of re-routing.
+    func call(
+        _ id: ClusterActorID, target: String, _ invocation: ClusterInvocationEncoder, via: NodeName? = nil
+    ) async throws -> CallOutcome {
         let timeout = Self.callTimeout ?? settings.callTimeout
         let deadline = NIODeadline.now() + timeout.timeAmount
-        var redirect: NodeName?
+        var redirect = via
         var redirects = 0
         while true {
             let destination = try destination(of: id, redirect: redirect)
