@@ -192,16 +192,6 @@ struct RetainTests {
 
     @Test("expired retained messages are deleted, not only hidden ($SYS retained/count goes back down)")
     func expiredRetainedAreDeleted() async throws {
-        // Known intermittent defect (about 1 run in 10 of the whole parallel suite): the node routes every `$SYS`
-        // tick to the watcher's session (its debug log says "published $SYS ... sys/delivered=1" each second), but
-        // after the first value the watcher receives no more. Where the messages stop, between the session and this
-        // test's inbox, is not found yet; see the issue note. The test still runs and reports the issue.
-        try await withKnownIssue("watcher stops receiving $SYS messages (intermittent)", isIntermittent: true) {
-            try await expiredRetainedAreDeletedBody()
-        }
-    }
-
-    private func expiredRetainedAreDeletedBody() async throws {
         try await withNode { node in
             let watcher = try await TestClient.connect(node, "count-watch")
             try await watcher.watchSys("retained/count")
@@ -213,21 +203,23 @@ struct RetainTests {
             }
             let publisher = try await TestClient.connect(node, "short-retain")
             var properties = MQTTProperties()
-            properties.messageExpiryInterval = 1
+            properties.messageExpiryInterval = 2
+            let publishing = ContinuousClock.now
             for i in 0..<5 {
                 try await publisher.publish("gone/\(i)", "soon", qos: .atLeastOnce, retain: true, properties: properties)
             }
-            _ = try await watcher.messages(untilSys: "retained/count") { $0 == before + 5 }
-            let stored = ContinuousClock.now
+            // They are counted while stored. The count is sampled once a second, and on a loaded machine the first
+            // may have expired and been purged before the last is stored, so this does not insist on all five.
+            _ = try await watcher.messages(untilSys: "retained/count") { $0 > before }
             var last = 0
             do {
-                _ = try await watcher.messages(untilSys: "retained/count", within: .seconds(10)) { count in
+                _ = try await watcher.messages(untilSys: "retained/count", within: .seconds(15)) { count in
                     last = count
                     return count == before
                 }
-                #expect(ContinuousClock.now - stored >= .milliseconds(900), "deleted before it expired")
+                #expect(ContinuousClock.now - publishing >= .seconds(2), "deleted before it expired")
             } catch is TimedOut {
-                Issue.record("retained/count still \(last) (\(before) + 5) 10 s after the messages expired: never purged")
+                Issue.record("retained/count still \(last) (before: \(before)) 15 s after the messages expired: never purged")
             }
             try await publisher.disconnect()
             try await watcher.disconnect()

@@ -310,16 +310,24 @@ struct SessionTests {
     @Test("--session-queue bounds an offline session; the newest messages are kept", arguments: versions)
     func boundedQueue(version: MQTTProtocolVersion) async throws {
         try await withNode(["--session-queue", "5"]) { node in
+            // Messages published right after a DISCONNECT could reach the session before it has processed the
+            // DISCONNECT (they come from another connection); $SYS clients/connected says when it has.
+            let watcher = try await TestClient.connect(node, "bq-watch")
+            try await watcher.watchSys("clients/connected")
+            let publisher = try await TestClient.connect(node, "bq-pub", version: version)
             let subscriber = try await Self.persistent(node, "bounded", version: version)
             try await subscriber.subscribe("bq/t", qos: .atLeastOnce)
+            _ = try await watcher.messages(untilSys: "clients/connected") { $0 == 3 }
             try await subscriber.disconnect()
-            let publisher = try await TestClient.connect(node, "bq-pub", version: version)
+            _ = try await watcher.messages(untilSys: "clients/connected") { $0 == 2 }
             for i in 1...10 { try await publisher.publish("bq/t", "\(i)", qos: .atLeastOnce) }
             let back = try await Self.persistent(node, "bounded", version: version)
             try await publisher.publish("bq/t", "END", qos: .atLeastOnce)
             let before = try await back.messages(before: "END").map(\.text)
             #expect(before == ["6", "7", "8", "9", "10"])
+            _ = try await watcher.messages(untilSys: "clients/connected") { $0 == 3 }
             try await back.disconnect()
+            _ = try await watcher.messages(untilSys: "clients/connected") { $0 == 2 }
 
             // The oldest QoS 0 message goes first when the queue is full.
             for (payload, qos) in [("A", MQTTQoS.atLeastOnce), ("B", .atMostOnce), ("C", .atLeastOnce),
@@ -332,6 +340,7 @@ struct SessionTests {
             #expect(before2 == ["A", "C", "D", "E", "F"])
             try await publisher.disconnect()
             try await third.disconnect()
+            try await watcher.disconnect()
         }
     }
 }

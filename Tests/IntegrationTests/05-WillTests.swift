@@ -132,8 +132,9 @@ struct WillTests {
             let watcher = try await Self.watcher(node)
             let client = try await Self.client(
                 node, "delayed", version: .v5, will: Self.will("late", delay: 2), sessionExpiry: 30)
-            await client.close()
+            // Taken before the close: the node may see the connection end before `close()` returns here.
             let closed = ContinuousClock.now
+            await client.close()
             let message = try await watcher.next(on: "will/t", within: .seconds(10))
             let elapsed = ContinuousClock.now - closed
             #expect(message.text == "late")
@@ -171,8 +172,9 @@ struct WillTests {
             let watcher = try await Self.watcher(node)
             let client = try await Self.client(
                 node, "expiring", version: .v5, will: Self.will("at expiry", delay: 60), sessionExpiry: 1)
-            await client.close()
+            // Taken before the close: the node may see the connection end before `close()` returns here.
             let closed = ContinuousClock.now
+            await client.close()
             let message = try await watcher.next(on: "will/t", within: .seconds(10))
             let elapsed = ContinuousClock.now - closed
             #expect(message.text == "at expiry")

@@ -20,7 +20,9 @@ extension Broker {
         let values: [(String, String)] = [
             ("version", configuration.version),
             ("uptime", String(startedAt.secondsUntil(now))),
-            ("clients/connected", String(m.connectionsCurrent)),
+            // Clients whose CONNECT was accepted and whose session is attached: it drops once a session has
+            // processed its client's DISCONNECT, not merely when the socket closes.
+            ("clients/connected", String(sessions.onlineCount)),
             ("clients/total", String(m.connectionsTotal)),
             ("sessions/count", String(sessions.count)),
             ("subscriptions/count", String(subscriptionCount)),

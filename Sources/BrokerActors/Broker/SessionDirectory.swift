@@ -18,6 +18,9 @@ public final class SessionDirectory: Sendable {
 
     public func isOnline(_ clientID: ClientID) -> Bool { online.withLock { $0.contains(clientID) } }
 
+    /// Clients with a session attached right now (`$SYS/…/clients/connected`).
+    public var onlineCount: Int { online.withLock { $0.count } }
+
     public func session(for clientID: ClientID) -> SessionActor? {
         table.withLock { $0[clientID] }
     }

@@ -24,16 +24,21 @@ final class NodeProcess: Sendable {
         }
     }
 
-    /// The `Node` binary built next to this test bundle (`.build/<config>/Node`).
+    /// The `Node` binary: `STARLING_NODE_BIN`, else the one built next to this test bundle.
     static var binaryPath: String {
         if let override = ProcessInfo.processInfo.environment["STARLING_NODE_BIN"] { return override }
+        return builtExecutable("Node")
+    }
+
+    /// An executable of this package built next to this test bundle (`.build/<config>/<name>`).
+    static func builtExecutable(_ name: String) -> String {
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
-        // The test runner lives in StarlingPackageTests.xctest (a file on Linux); walk up until Node is beside us.
-        for _ in 0..<3 where !FileManager.default.isExecutableFile(atPath: dir.appendingPathComponent("Node").path) {
+        // The test runner lives in StarlingPackageTests.xctest (a file on Linux); walk up until the binary is beside us.
+        for _ in 0..<3 where !FileManager.default.isExecutableFile(atPath: dir.appendingPathComponent(name).path) {
             dir.deleteLastPathComponent()
         }
-        return dir.appendingPathComponent("Node").path
+        return dir.appendingPathComponent(name).path
     }
 
     /// Starts a node with `--bind 127.0.0.1` and fresh ports; `arguments` adds or overrides flags.

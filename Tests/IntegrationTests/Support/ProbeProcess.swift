@@ -13,9 +13,7 @@ final class ProbeProcess: Sendable {
     let logPath: String
     private let process: Mutex<Process>
 
-    static var binaryPath: String {
-        URL(fileURLWithPath: NodeProcess.binaryPath).deletingLastPathComponent().appendingPathComponent("ClusterProbeNode").path
-    }
+    static var binaryPath: String { NodeProcess.builtExecutable("ClusterProbeNode") }
 
     var endpoint: Endpoint { Endpoint(host: "127.0.0.1", port: port)! }
 
