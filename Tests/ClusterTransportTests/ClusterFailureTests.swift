@@ -166,8 +166,8 @@ struct ClusterPartitionTests {
             try await setReading(a, false)
             try await setReading(b, false)
             // Each side declares the other down, then removed (tombstoned).
-            try await TestCluster.waitForView(a) { $0.member(named: b.node.name) == nil }
-            try await TestCluster.waitForView(b) { $0.member(named: a.node.name) == nil }
+            try await TestCluster.waitForView(a, within: .seconds(20)) { $0.member(named: b.node.name) == nil }
+            try await TestCluster.waitForView(b, within: .seconds(20)) { $0.member(named: a.node.name) == nil }
             try await setReading(a, true)
             try await setReading(b, true)
             for system in systems {

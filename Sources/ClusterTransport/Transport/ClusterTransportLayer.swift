@@ -12,6 +12,8 @@ final class ClusterTransportLayer: Sendable {
         var inbound: [ObjectIdentifier: any Channel] = [:]
         var timer: RepeatedTask?
         var ticks: UInt64 = 0
+        var lastTick: NIODeadline?
+        var skippedLateTick = false
         var shuttingDown = false
     }
 
@@ -125,13 +127,25 @@ final class ClusterTransportLayer: Sendable {
 
     private func tick(system: ClusterSystem) {
         let now = NIODeadline.now()
-        let ticks = state.withLock { s in
+        let lateLimit = settings.heartbeatInterval.timeAmount * 3
+        let (ticks, skipDetection) = state.withLock { s in
             s.ticks += 1
-            return s.ticks
+            // A tick this late means this process was stalled (CPU starvation, a pause): the peers' heartbeats are
+            // still unread in the sockets, so their silence is ours. Judge them at the next tick, once the loop has
+            // read its input; only a stall that goes on tick after tick lets detection run late.
+            let late = s.lastTick.map { now - $0 > lateLimit } ?? false
+            let skip = late && !s.skippedLateTick
+            s.skippedLateTick = skip
+            s.lastTick = now
+            return (s.ticks, skip)
         }
         let heartbeat = ClusterFrame(kind: .heartbeat, payload: ByteBuffer())
         for association in connectedAssociations { _ = association.writer.enqueue(heartbeat) }
-        apply(membership.tick(now: now), system: system)
+        if skipDetection {
+            logger.debug("cluster tick late: failure detection deferred")
+        } else {
+            apply(membership.tick(now: now), system: system)
+        }
         if membership.local.status == .joining, now - startedAt >= settings.seedJoinTimeout.timeAmount,
             connectedAssociations.isEmpty, settings.seeds.contains(localEndpoint) || allSeedsAreSelf
         {
