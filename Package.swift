@@ -60,7 +60,7 @@ let package = Package(
         .target(
             name: "BrokerActors",
             dependencies: [
-                "MQTTCore",
+                "MQTTCore", "ClusterTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),

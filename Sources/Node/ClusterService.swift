@@ -2,22 +2,24 @@ import ClusterTransport
 import Logging
 import ServiceLifecycle
 
-/// Runs this node's `ClusterSystem`: joins through the seeds at start, and on graceful shutdown tells the other
-/// members it is leaving before its links close.
+/// Keeps this node's `ClusterSystem` for the life of the process: on graceful shutdown (after the listeners, which
+/// are shut down first) it tells the other members it is leaving, then closes its links.
 struct ClusterService: Service {
-    let settings: ClusterSystemSettings
+    let system: ClusterSystem
     let logger: Logger
 
     func run() async throws {
-        let system = try await ClusterSystem(settings: settings, logger: logger)
-        logger.info(
-            "cluster started",
-            metadata: [
-                "cluster/endpoint": "\(system.endpoint)", "cluster/seeds": "\(settings.seeds.map(\.description).joined(separator: ","))",
-                "cluster/weight": "\(settings.weight)",
-            ])
+        if system.settings.listens {
+            logger.info(
+                "cluster started",
+                metadata: [
+                    "cluster/endpoint": "\(system.endpoint)",
+                    "cluster/seeds": "\(system.settings.seeds.map(\.description).joined(separator: ","))",
+                    "cluster/weight": "\(system.settings.weight)",
+                ])
+        }
         try? await gracefulShutdown()
-        await system.leave()
+        if system.settings.listens { await system.leave() }
         await system.shutdown()
     }
 }

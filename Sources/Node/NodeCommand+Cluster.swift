@@ -29,6 +29,17 @@ extension NodeCommand {
         return settings
     }
 
+    /// A node without a cookie: its actors run on a `ClusterSystem` that opens no port and joins nobody.
+    func standaloneSettings() throws -> ClusterSystemSettings {
+        guard let nodeName = NodeName(name) else {
+            throw ValidationError("--name must be 1...64 characters from A-Z a-z 0-9 . _ - @, got \(name)")
+        }
+        let unused = String((0..<48).map { _ in "abcdefghijklmnopqrstuvwxyz0123456789".randomElement()! })
+        var settings = ClusterSystemSettings(name: nodeName, cookie: ClusterCookie(unused)!)
+        settings.listens = false
+        return settings
+    }
+
     /// The cookie from `--cookie` (or `STARLING_COOKIE`), else from `--cookie-file` (one line; the line break at the
     /// end is not part of it).
     private func loadCookie() throws -> ClusterCookie? {
@@ -51,6 +62,9 @@ extension NodeCommand {
     }
 
     func validateCluster() throws {
+        guard NodeName(name) != nil else {
+            throw ValidationError("--name must be 1...64 characters from A-Z a-z 0-9 . _ - @, got \(name)")
+        }
         guard (0...65_535).contains(clusterPort) else { throw ValidationError("--cluster-port must be 0...65535, got \(clusterPort)") }
         guard weight > 0, weight <= 1_000_000, weight.isFinite else { throw ValidationError("--weight must be > 0 and at most 1000000") }
         guard (clusterCert == nil) == (clusterKey == nil) else {

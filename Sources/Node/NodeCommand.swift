@@ -1,5 +1,6 @@
 import ArgumentParser
 import BrokerActors
+import ClusterTransport
 import Foundation
 import Logging
 import MQTTCore
@@ -99,16 +100,17 @@ struct NodeCommand: AsyncParsableCommand {
         config.sysInterval = UInt32(sysInterval)
         config.connectTimeoutMilliseconds = Int64(connectTimeout) * 1000
         logEffectiveConfiguration(logger)
-        let broker = Broker(configuration: config, policy: policy, logger: logger)
+        let clusterLogger = Logger(label: "starling.cluster")
+        let cluster = try clusterSettings()
+        if cluster == nil { logger.info("cluster off: no --cookie or --cookie-file") }
+        let system = try await ClusterSystem(settings: cluster ?? standaloneSettings(), logger: clusterLogger)
+        let broker = Broker(configuration: config, policy: policy, actorSystem: system, logger: logger)
         let listeners = ListenerService(broker: broker, settings: listenerSettings(), logger: logger)
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: listeners)]
-        if let cluster = try clusterSettings() {
-            services.append(.init(service: ClusterService(settings: cluster, logger: Logger(label: "starling.cluster"))))
-        } else {
-            logger.info("cluster off: no --cookie or --cookie-file")
-        }
+        // Shut down in reverse order: the listeners (clients) first, then the cluster links.
         let group = ServiceGroup(
-            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(
+                services: [.init(service: ClusterService(system: system, logger: clusterLogger)), .init(service: listeners)],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 

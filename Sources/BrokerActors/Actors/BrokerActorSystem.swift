@@ -1,7 +1,8 @@
+import ClusterTransport
 import Distributed
 
-/// The actor system the broker's distributed actors run on. Until the cluster transport exists this is the
-/// in-process `LocalActorSystem`; switching to `ClusterSystem` is a change of this one line.
-public typealias BrokerActorSystem = LocalActorSystem
+/// The actor system the broker's distributed actors run on: the cluster's `ClusterSystem` (standalone, with no
+/// cluster listener, when the node has no cookie). Calls between actors of one node stay local calls.
+public typealias BrokerActorSystem = ClusterSystem
 
 public typealias DefaultDistributedActorSystem = BrokerActorSystem

@@ -1,3 +1,4 @@
+import ClusterTransport
 import Distributed
 import Logging
 import MQTTCore
@@ -20,7 +21,7 @@ public final class Broker: BrokerServices {
 
     public init(
         configuration: BrokerConfiguration, policy: any AccessPolicy = AllowAllPolicy(),
-        clock: any BrokerClock = SystemClock(), actorSystem: BrokerActorSystem = BrokerActorSystem(), logger: Logger
+        clock: any BrokerClock = SystemClock(), actorSystem: BrokerActorSystem, logger: Logger
     ) {
         self.configuration = configuration
         self.actorSystem = actorSystem
@@ -29,11 +30,16 @@ public final class Broker: BrokerServices {
         self.logger = logger
         self.startedAt = clock.now()
         let directory = sessions
-        self.shards = (0..<max(1, configuration.topicShards)).map {
-            TopicShardActor(index: $0, sessions: directory, actorSystem: actorSystem)
+        // Per-node singletons at well-known paths (`/topics/3`), so other nodes can address them.
+        self.shards = (0..<max(1, configuration.topicShards)).map { index in
+            actorSystem.makeWellKnown(path: ActorPath("/topics/\(index)")!) {
+                TopicShardActor(index: index, sessions: directory, actorSystem: actorSystem)
+            }
         }
-        self.retained = (0..<max(1, configuration.retainedShards)).map { _ in
-            RetainedStoreActor(clock: clock, actorSystem: actorSystem)
+        self.retained = (0..<max(1, configuration.retainedShards)).map { index in
+            actorSystem.makeWellKnown(path: ActorPath("/retained/\(index)")!) {
+                RetainedStoreActor(clock: clock, actorSystem: actorSystem)
+            }
         }
     }
 

@@ -10,6 +10,8 @@ public struct ClusterSystemSettings: Sendable {
     /// The host other nodes dial to reach this one. Defaults to `bindHost`, or 127.0.0.1 for a wildcard bind.
     public var advertisedHost: String?
     public var seeds: [Endpoint] = []
+    /// False: no cluster listener and no seeds, a standalone node whose actors still run on this system.
+    public var listens = true
     public var role: MemberRole = .broker
     public var weight: Double = 1
     public var cookie: ClusterCookie

@@ -26,7 +26,7 @@ final class ClusterTransportLayer: Sendable {
     let handshakeConfiguration: HandshakeConfiguration
     let membership: MembershipShell
     let state = Mutex(State())
-    private let serverChannel: any Channel
+    private let serverChannel: (any Channel)?
     private let startedAt = NIODeadline.now()
 
     /// Binds the cluster listener. Inbound links are served once `box` holds the system.
@@ -42,6 +42,17 @@ final class ClusterTransportLayer: Sendable {
         let maxFrameSize = settings.maxFrameSize
         let queueLimit = settings.maxQueuedBytesPerPeer
         let inboundRegistry = InboundRegistry()
+        guard settings.listens else {
+            self.serverChannel = nil
+            self.localEndpoint = Endpoint(host: host, port: settings.port == 0 ? 4370 : settings.port)!
+            self.handshakeConfiguration = HandshakeConfiguration(
+                node: node, listen: localEndpoint, role: settings.role, weight: settings.weight, features: [],
+                cookie: settings.cookie)
+            self.membership = MembershipShell(
+                local: Member(id: node, endpoint: localEndpoint, role: settings.role, weight: settings.weight, status: .joining, version: 0),
+                detector: settings.failureDetector)
+            return
+        }
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -79,10 +90,10 @@ final class ClusterTransportLayer: Sendable {
             self.tick(system: system)
         }
         state.withLock { $0.timer = timer }
-        if settings.seeds.isEmpty {
+        if settings.seeds.isEmpty || !settings.listens {
             apply(membership.setLocalStatus(.up), system: system)
         }
-        for seed in settings.seeds where seed != localEndpoint {
+        for seed in settings.seeds where seed != localEndpoint && settings.listens {
             association(for: seed).connect(system: system)
         }
     }
@@ -184,7 +195,7 @@ final class ClusterTransportLayer: Sendable {
             return (s.timer, Array(s.associations.values), Array(s.inbound.values))
         }
         timer?.cancel()
-        try? await serverChannel.close()
+        try? await serverChannel?.close()
         for channel in associations.compactMap({ $0.shutdown() }) + inbound {
             try? await channel.close()
         }

@@ -36,7 +36,12 @@ final class ProbeProcess: Sendable {
         try process.run()
         try? handle?.close()
         let probe = ProbeProcess(name: name, port: port, log: log, process: process)
-        try await probe.waitForLog("probe ready port=\(port)")
+        do {
+            try await probe.waitForLog("probe ready port=\(port)")
+        } catch {
+            probe.kill()  // never leave a process behind
+            throw error
+        }
         return probe
     }
 
