@@ -105,3 +105,18 @@ private func helloPayload(edit: (inout HandshakeHello) -> Void = { _ in }) -> By
         #expect(!HandshakeAuthenticator.isValid(tag, cookie: cookie, sender: receiver, receiver: sender))
     }
 }
+
+@Suite("Handshake reject reason bounds")
+struct HandshakeRejectBoundsTests {
+    /// Found by the cluster fuzzer (Fuzz/crashes-cluster/handshake-reject-reason-over-256-bytes): 0xFF bytes become
+    /// U+FFFD (3 bytes each), so a reason cut to 256 raw bytes could surface as 768 bytes and not survive a round trip.
+    @Test func invalidUTF8ReasonStaysWithinTheBoundAndRoundTrips() throws {
+        var payload = ByteBuffer()
+        payload.writeInteger(UInt8(6))
+        payload.writeInteger(UInt16(86))
+        payload.writeBytes([UInt8](repeating: 0xFF, count: 86))
+        let reject = try HandshakeReject.decode(payload)
+        #expect(reject.reason.utf8.count <= HandshakeReject.maxReasonBytes)
+        #expect(try HandshakeReject.decode(reject.encoded) == reject)
+    }
+}

@@ -51,12 +51,16 @@ struct HandshakeReject: Sendable, Equatable {
         guard let code = buffer.readInteger(as: UInt8.self), let length = buffer.readInteger(as: UInt16.self),
             let text = buffer.readBytes(length: Int(length)), buffer.readableBytes == 0
         else { throw .malformed(.reject) }
-        let cut = text.prefix(maxReasonBytes)
-        let reason = String(
-            String.UnicodeScalarView(
-                String(decoding: cut, as: UTF8.self).unicodeScalars.map { scalar in
-                    scalar.properties.generalCategory == .control ? "?" : scalar
-                }))
-        return HandshakeReject(code: HandshakeRejectCode(rawValue: code), reason: reason)
+        // Replacing invalid bytes (U+FFFD is 3 bytes) can make the text longer, so the cut is made on the result,
+        // at a scalar boundary: what is surfaced is at most `maxReasonBytes` of UTF-8, as sent.
+        var reason = String.UnicodeScalarView()
+        var size = 0
+        for scalar in String(decoding: text.prefix(maxReasonBytes), as: UTF8.self).unicodeScalars {
+            let safe: Unicode.Scalar = scalar.properties.generalCategory == .control ? "?" : scalar
+            size += String(safe).utf8.count
+            guard size <= maxReasonBytes else { break }
+            reason.append(safe)
+        }
+        return HandshakeReject(code: HandshakeRejectCode(rawValue: code), reason: String(reason))
     }
 }
