@@ -120,3 +120,27 @@ struct HandshakeRejectBoundsTests {
         #expect(try HandshakeReject.decode(reject.encoded) == reject)
     }
 }
+
+@Suite("Handshake message bounds")
+struct HandshakeMessageBoundsTests {
+    @Test func bidiOverridesAndSeparatorsInARejectReasonAreReplaced() throws {
+        var payload = ByteBuffer()
+        let text = Array("a\u{202E}b\u{2028}c\u{2029}d".utf8)
+        payload.writeInteger(UInt8(6))
+        payload.writeInteger(UInt16(text.count))
+        payload.writeBytes(text)
+        #expect(try HandshakeReject.decode(payload).reason == "a?b?c?d")
+    }
+
+    @Test func aHelloWeightAboveTheMemberBoundIsMalformed() throws {
+        let node = NodeID(name: NodeName("w")!, incarnation: Incarnation(rawValue: 1))
+        let hello = { (weight: Double) in
+            HandshakeHello(
+                node: node, listen: Endpoint(host: "127.0.0.1", port: 4370)!, role: .broker, weight: weight,
+                features: [], nonce: [UInt8](repeating: 7, count: 32)
+            ).encoded
+        }
+        #expect(try HandshakeHello.decode(hello(Member.maximumWeight)).weight == Member.maximumWeight)
+        #expect(throws: HandshakeFailure.malformed(.hello)) { try HandshakeHello.decode(hello(Member.maximumWeight * 2)) }
+    }
+}

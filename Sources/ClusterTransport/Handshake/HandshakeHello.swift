@@ -86,7 +86,8 @@ struct HandshakeHello: Sendable, Equatable {
             let role = MemberRole(rawValue: roleByte)
         else { throw .malformed(.hello) }
         let weight = Double(bitPattern: weightBits)
-        guard weight.isFinite, weight >= 0 else { throw .malformed(.hello) }
+        // The same bound as a gossiped `Member`, so a peer cannot announce a weight its own gossip would not carry.
+        guard weight.isFinite, weight >= 0, weight <= Member.maximumWeight else { throw .malformed(.hello) }
 
         var hello = HandshakeHello(
             node: NodeID(name: name, incarnation: Incarnation(rawValue: incarnation)), listen: listen, role: role,

@@ -56,7 +56,10 @@ struct HandshakeReject: Sendable, Equatable {
         var reason = String.UnicodeScalarView()
         var size = 0
         for scalar in String(decoding: text.prefix(maxReasonBytes), as: UTF8.self).unicodeScalars {
-            let safe: Unicode.Scalar = scalar.properties.generalCategory == .control ? "?" : scalar
+            // Control, format (bidirectional overrides such as U+202E) and line/paragraph separators would let a
+            // peer reshape the log line it lands in.
+            let unsafe: Set<Unicode.GeneralCategory> = [.control, .format, .lineSeparator, .paragraphSeparator]
+            let safe: Unicode.Scalar = unsafe.contains(scalar.properties.generalCategory) ? "?" : scalar
             size += String(safe).utf8.count
             guard size <= maxReasonBytes else { break }
             reason.append(safe)
