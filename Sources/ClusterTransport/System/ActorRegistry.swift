@@ -10,17 +10,15 @@ struct ActorRegistry {
     private var all: [ClusterActorID: WeakActor] = [:]
     private var retained: [ClusterActorID: any DistributedActor] = [:]
 
-    mutating func ready(_ actor: any DistributedActor) {
-        guard let id = actor.id as? ClusterActorID else { return }
-        all[id] = WeakActor(actor: actor)
+    mutating func ready<Act: DistributedActor>(_ actor: Act) where Act.ID == ClusterActorID {
+        all[actor.id] = WeakActor(actor: actor)
     }
 
     mutating func resign(_ id: ClusterActorID) {
         all[id] = nil
     }
 
-    mutating func retain(_ actor: any DistributedActor) {
-        guard let id = actor.id as? ClusterActorID else { return }
+    mutating func retain(_ actor: any DistributedActor, as id: ClusterActorID) {
         retained[id] = actor
     }
 

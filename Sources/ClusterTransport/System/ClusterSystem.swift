@@ -81,7 +81,7 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
     where Act.ID == ClusterActorID {
         let hint = IDHint(ClusterActorID(node: node, path: path))
         let actor = try Self.$idHint.withValue(hint) { try make() }
-        registry.withLock { $0.retain(actor) }
+        registry.withLock { $0.retain(actor, as: actor.id) }
         return actor
     }
 
@@ -109,7 +109,12 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
         return activation.withLock { _ in
             if let actor = registry.withLock({ $0.find(id) }) { return actor }
             let actor = Self.$idHint.withValue(IDHint(id)) { factory(key, self) }
-            registry.withLock { $0.retain(actor) }
+            // A factory that created another actor first gave it the key's ID: serve nothing rather than the wrong actor.
+            guard actor.id as? ClusterActorID == id else {
+                logger.error("keyed factory returned an actor with another ID", metadata: ["cluster/key": "\(key)"])
+                return nil
+            }
+            registry.withLock { $0.retain(actor, as: id) }
             return actor
         }
     }
