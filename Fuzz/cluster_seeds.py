@@ -11,9 +11,7 @@ Usage: cluster_seeds.py <corpus-dir>  (rewrites seed-* files only)."""
 
 import ctypes
 import ctypes.util
-import pathlib
 import struct
-import sys
 
 FRAMES, LZ4, BINARY, CALL, REPLY, HANDSHAKE, HELLO = range(7)
 
@@ -296,13 +294,9 @@ for name, (which, value) in BINARY_SEEDS.items():
 
 
 def main():
-    corpus = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else pathlib.Path(__file__).parent / "corpus-cluster")
-    corpus.mkdir(parents=True, exist_ok=True)
-    for old in corpus.glob("seed-*"):
-        old.unlink()
-    for name, data in SEEDS.items():
-        (corpus / f"seed-{name}").write_bytes(data)
-    print(f"wrote {len(SEEDS)} seeds to {corpus}")
+    from seeds import write_seeds  # Fuzz/seeds.py, beside this script
+
+    write_seeds(SEEDS, "corpus-cluster")
 
 
 if __name__ == "__main__":

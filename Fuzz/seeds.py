@@ -122,14 +122,19 @@ SEEDS = {
 }
 
 
-def main():
-    corpus = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else pathlib.Path(__file__).parent / "corpus")
+def write_seeds(seeds: dict, default_directory: str) -> None:
+    """Replaces the seed-* files of the corpus directory (argv[1], else Fuzz/<default_directory>) with `seeds`."""
+    corpus = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else pathlib.Path(__file__).parent / default_directory)
     corpus.mkdir(parents=True, exist_ok=True)
     for old in corpus.glob("seed-*"):
         old.unlink()
-    for name, data in SEEDS.items():
+    for name, data in seeds.items():
         (corpus / f"seed-{name}").write_bytes(data)
-    print(f"wrote {len(SEEDS)} seeds to {corpus}")
+    print(f"wrote {len(seeds)} seeds to {corpus}")
+
+
+def main():
+    write_seeds(SEEDS, "corpus")
 
 
 if __name__ == "__main__":
