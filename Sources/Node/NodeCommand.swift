@@ -15,7 +15,8 @@ struct NodeCommand: AsyncParsableCommand {
         commandName: "Node", abstract: "A Starling MQTT broker node.",
         discussion: "Every option can also be set with an environment variable: STARLING_ followed by the option "
             + "name in upper case with _ for -, for example STARLING_MQTT_PORT=1884. A port of 0 turns that "
-            + "listener off.")
+            + "listener off.",
+        subcommands: [GenSecretsCommand.self])
 
     /// The options that take a value, for the environment fallback; keep in step with the properties below.
     static let valueOptions = [
@@ -148,6 +149,12 @@ enum NodeMain {
         // threads instead of a second pool, which on a small machine saves a thread hand-off per hop.
         if ProcessInfo.processInfo.environment["STARLING_SEPARATE_EXECUTOR"] == nil {
             _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        }
+        let given = Array(CommandLine.arguments.dropFirst())
+        // A subcommand takes its own arguments only: the environment fills in the node's options.
+        if given.first == GenSecretsCommand.configuration.commandName {
+            await NodeCommand.main(given)
+            return
         }
         let arguments = EnvironmentArguments.merge(
             arguments: Array(CommandLine.arguments.dropFirst()), options: NodeCommand.valueOptions,

@@ -64,3 +64,38 @@ struct ClusterNodeTests {
         #expect(text.contains(message), "output: \(text)")
     }
 }
+
+@Suite("10 Node gen-secrets")
+struct GenSecretsTests {
+    private func run() throws -> [String: String] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: NodeProcess.binaryPath)
+        process.arguments = ["gen-secrets"]
+        // An environment setting for the node must not get in the way of the subcommand.
+        process.environment = ProcessInfo.processInfo.environment.merging(["STARLING_MQTT_PORT": "1884"]) { $1 }
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        var values: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: "=", maxSplits: 1)
+            if parts.count == 2 { values[String(parts[0])] = String(parts[1]) }
+        }
+        return values
+    }
+
+    @Test("prints a 128-character cookie and a 32-character admin password, different each time")
+    func secrets() throws {
+        let first = try run()
+        let second = try run()
+        let alphanumeric = { (text: String) in text.unicodeScalars.allSatisfy { $0.isASCII && $0.properties.isAlphabetic || ("0"..."9").contains($0) } }
+        #expect(first["cookie"]?.count == 128)
+        #expect(first["admin-password"]?.count == 32)
+        #expect(alphanumeric(first["cookie"] ?? "") && alphanumeric(first["admin-password"] ?? ""))
+        #expect(first["cookie"] != second["cookie"])
+        #expect(first["admin-password"] != second["admin-password"])
+    }
+}
