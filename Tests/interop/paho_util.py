@@ -197,9 +197,13 @@ class PahoClient:
             return self._subacks.pop(mid)
 
     def publish_nowait(self, topic: str, payload: bytes | str = b"", qos: int = 0, retain: bool = False,
-                       properties: Properties | None = None) -> int:
+                       properties: Properties | None = None, refused: bool = False) -> int:
+        """Sends a PUBLISH without waiting for its acknowledgement. With `refused`, the broker is expected to close
+        the connection over it, which paho may already have seen when publish() returns (then it reports NO_CONN
+        although the packet went out); the caller checks the DISCONNECT itself."""
         info = self.c.publish(topic, payload, qos=qos, retain=retain, properties=properties)
-        assert info.rc == mqtt.MQTT_ERR_SUCCESS, f"publish() failed locally: {info.rc}; {self.diagnostics()}"
+        accepted = {mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN} if refused else {mqtt.MQTT_ERR_SUCCESS}
+        assert info.rc in accepted, f"publish() failed locally: {info.rc}; {self.diagnostics()}"
         return info.mid
 
     def wait_published(self, mid: int, timeout: float = DEFAULT_TIMEOUT) -> int:

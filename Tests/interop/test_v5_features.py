@@ -60,7 +60,8 @@ def test_topic_alias_out_of_range_is_protocol_error(node, clients, topic):
     pub = clients(node)
     ack = pub.connect()
     too_big = ack.properties.TopicAliasMaximum + 1
-    pub.publish_nowait(f"{topic}/x", b"bad", qos=0, properties=props(PacketTypes.PUBLISH, TopicAlias=too_big))
+    pub.publish_nowait(f"{topic}/x", b"bad", qos=0, properties=props(PacketTypes.PUBLISH, TopicAlias=too_big),
+                       refused=True)
     assert pub.wait_disconnected() == 0x94, "expected DISCONNECT Topic Alias invalid (0x94)"
 
 
