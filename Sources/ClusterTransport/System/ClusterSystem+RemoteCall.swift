@@ -76,7 +76,7 @@ extension ClusterSystem {
                 } else {
                     var payload = ByteBuffer()
                     envelope.encode(into: &payload)
-                    try transport.send(ClusterFrame(kind: .call, payload: payload), to: destination)
+                    try transport.send(ClusterFrame(kind: .call, payload: payload), to: destination, incarnation: id.node)
                 }
             }
             guard case .systemError(let error) = outcome, error.code == .moved, redirects < Self.maxRedirects else {
@@ -108,12 +108,7 @@ extension ClusterSystem {
             if owner.name == node.name {  // a local actor that `resolve` did not find, or an old incarnation
                 throw RemoteCallError(.actorNotFound, "\(id)")
             }
-            guard let member = transport.membership.snapshot.member(named: owner.name), member.id == owner,
-                member.status < .down
-            else {
-                throw RemoteCallError(.peerUnreachable, "\(owner) is not a live member")
-            }
-            return owner.name
+            return owner.name  // `send` checks that this incarnation is a live member
         case .keyed(let key):
             if let redirect, transport.membership.isUpBroker(redirect) { return redirect }
             guard let owner = owner(of: key) else { throw RemoteCallError(.noOwner, "\(key)") }

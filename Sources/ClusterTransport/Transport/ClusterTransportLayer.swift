@@ -113,10 +113,13 @@ final class ClusterTransportLayer: Sendable {
 
     // MARK: Sending
 
-    /// Queues a frame to a member. Fails fast when the member is not live, its link keeps failing, or its queue is full.
-    func send(_ frame: ClusterFrame, to name: NodeName) throws {
-        guard let member = membership.snapshot.member(named: name), member.status < .down else {
-            throw RemoteCallError(.peerUnreachable, "\(name) is not a live member")
+    /// Queues a frame to a member (to that incarnation of it, when given). Fails fast when the member is not live,
+    /// its link keeps failing, or its queue is full.
+    func send(_ frame: ClusterFrame, to name: NodeName, incarnation: NodeID? = nil) throws {
+        guard let member = membership.snapshot.member(named: name), member.status < .down,
+            incarnation == nil || member.id == incarnation
+        else {
+            throw RemoteCallError(.peerUnreachable, "\(incarnation.map(\.description) ?? name.rawValue) is not a live member")
         }
         let association = association(for: member.endpoint)
         if association.isFailing { throw RemoteCallError(.peerUnreachable, "\(name): link down") }
