@@ -1,3 +1,4 @@
+import BrokerActors
 import ClusterTransport
 import Logging
 import ServiceLifecycle
@@ -6,6 +7,7 @@ import ServiceLifecycle
 /// are shut down first) it tells the other members it is leaving, then closes its links.
 struct ClusterService: Service {
     let system: ClusterSystem
+    let broker: Broker
     let logger: Logger
 
     func run() async throws {
@@ -18,7 +20,9 @@ struct ClusterService: Service {
                     "cluster/weight": "\(system.settings.weight)",
                 ])
         }
+        let membership = Task { await broker.followMembership() }
         try? await gracefulShutdown()
+        membership.cancel()
         if system.settings.listens { await system.leave() }
         await system.shutdown()
     }

@@ -110,7 +110,7 @@ struct NodeCommand: AsyncParsableCommand {
         // Shut down in reverse order: the listeners (clients) first, then the cluster links.
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: ClusterService(system: system, logger: clusterLogger)), .init(service: listeners)],
+                services: [.init(service: ClusterService(system: system, broker: broker, logger: clusterLogger)), .init(service: listeners)],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }

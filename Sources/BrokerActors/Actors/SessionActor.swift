@@ -103,13 +103,20 @@ public distributed actor SessionActor {
 
     public distributed func releaseQoS2(_ id: PacketID) -> Bool { state.releaseQoS2(id) }
 
-    public distributed func addSubscriptions(_ subscriptions: [StoredSubscription]) {
+    /// Adds (or replaces) subscriptions and indexes them on this node; returns, per subscription, whether it is
+    /// new (Retain Handling 1 needs that). Returns once the routes are known cluster-wide.
+    public distributed func subscribe(_ subscriptions: [StoredSubscription]) async -> [Bool] {
+        guard !ended else { return subscriptions.map { _ in false } }
         for sub in subscriptions { state.subscriptions[sub.filter.rawValue] = sub }
+        return await services.indexSubscriptions(state.clientID, subscriptions)
     }
 
     /// Removes subscriptions; returns which of them existed.
-    public distributed func removeSubscriptions(_ filters: [TopicFilter]) -> [Bool] {
-        filters.map { state.subscriptions.removeValue(forKey: $0.rawValue) != nil }
+    public distributed func unsubscribe(_ filters: [TopicFilter]) async -> [Bool] {
+        let existed = filters.map { state.subscriptions.removeValue(forKey: $0.rawValue) != nil }
+        let removed = zip(filters, existed).filter(\.1).map(\.0)
+        if !removed.isEmpty { await services.unindexSubscriptions(state.clientID, removed) }
+        return existed
     }
 
     /// Whether the session outlives its connection (Session Expiry Interval above 0; clean session 0 in v3).

@@ -34,12 +34,15 @@ public distributed actor TopicShardActor {
     /// Matches each message and hands every matching session its messages in one call. Returns, per message, how
     /// many sessions it reached. The calls to sessions finish before this returns, so a publisher that awaits it
     /// has its messages accepted by every subscriber's session (the basis of PUBACK) and in order.
-    public distributed func route(_ messages: [Message]) async -> [Int] {
+    /// Each item's selection says what this node delivers of it (from the cluster route table).
+    public distributed func route(_ items: [RoutedMessage]) async -> [Int] {
         var perSession: [ClientID: [SessionDelivery]] = [:]
         var counts: [Int] = []
-        counts.reserveCapacity(messages.count)
-        for message in messages {
-            let deliveries = subscriptions.match(message.topic, publisher: message.publisher, isOnline: sessions.isOnline)
+        counts.reserveCapacity(items.count)
+        for item in items {
+            let message = item.message
+            let deliveries = subscriptions.match(
+                message.topic, publisher: message.publisher, isOnline: sessions.isOnline, selection: item.selection)
             counts.append(deliveries.count)
             for delivery in deliveries {
                 perSession[delivery.clientID, default: []].append(SessionDelivery(message: message, delivery: delivery))

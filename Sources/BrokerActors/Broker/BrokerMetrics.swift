@@ -8,6 +8,10 @@ public final class BrokerMetrics: Sendable {
     public let messagesSent = Atomic<Int>(0)
     public let messagesDropped = Atomic<Int>(0)
     public let publishDenied = Atomic<Int>(0)
+    /// Messages sent to other nodes' subscribers (one per message and destination node).
+    public let messagesForwarded = Atomic<Int>(0)
+    /// Messages whose forwarding to a node failed (the node was unreachable or timed out).
+    public let forwardFailures = Atomic<Int>(0)
 
     public init() {}
 
@@ -18,6 +22,8 @@ public final class BrokerMetrics: Sendable {
         public var messagesSent: Int
         public var messagesDropped: Int
         public var publishDenied: Int
+        public var messagesForwarded: Int
+        public var forwardFailures: Int
     }
 
     public func snapshot() -> Snapshot {
@@ -27,6 +33,8 @@ public final class BrokerMetrics: Sendable {
             messagesReceived: messagesReceived.load(ordering: .relaxed),
             messagesSent: messagesSent.load(ordering: .relaxed),
             messagesDropped: messagesDropped.load(ordering: .relaxed),
-            publishDenied: publishDenied.load(ordering: .relaxed))
+            publishDenied: publishDenied.load(ordering: .relaxed),
+            messagesForwarded: messagesForwarded.load(ordering: .relaxed),
+            forwardFailures: forwardFailures.load(ordering: .relaxed))
     }
 }

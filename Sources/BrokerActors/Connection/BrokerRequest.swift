@@ -17,7 +17,7 @@ public enum BrokerRequest: Sendable {
 }
 
 /// The validated content of a CONNECT.
-public struct ConnectRequest: Sendable {
+public struct ConnectRequest: Sendable, Codable {
     public var clientID: ClientID
     /// True when the server made the identifier up (empty client ID).
     public var assignedClientID: Bool
@@ -39,15 +39,20 @@ public enum BrokerResponse: Sendable {
     case unsubscribed(PacketID, [MQTTReasonCode])
 }
 
-public struct ConnectOutcome: Sendable {
+public struct ConnectOutcome: Sendable, Codable {
     public var reasonCode: MQTTReasonCode
     public var sessionPresent: Bool
     /// Packets the session resends once CONNACK is out (unacknowledged messages, then queued ones).
     public var resend: [SessionOutput]
+    /// The session the connection is attached to (on this node or on its owner); nil when refused.
+    public var session: SessionActor?
 
-    public init(reasonCode: MQTTReasonCode, sessionPresent: Bool = false, resend: [SessionOutput] = []) {
+    public init(
+        reasonCode: MQTTReasonCode, sessionPresent: Bool = false, resend: [SessionOutput] = [], session: SessionActor? = nil
+    ) {
         self.reasonCode = reasonCode
         self.sessionPresent = sessionPresent
         self.resend = resend
+        self.session = session
     }
 }

@@ -101,23 +101,23 @@ public final class ConnectionPipeline: Sendable {
                 if !outcome.reasonCode.isFailure {
                     clientID = connect.clientID
                     username = connect.username
-                    session = broker.sessions.session(for: connect.clientID)
+                    session = outcome.session
                 }
                 answers.append(.connected(outcome))
             case .publish:
                 break  // batched in run(_:)
             case .subscribe(let packet):
-                guard let clientID else { return }
-                let result = await broker.subscribe(clientID, username: username, packet)
+                guard let clientID, let session else { return }
+                let result = await broker.subscribe(session, clientID: clientID, username: username, packet)
                 answers.append(.subscribed(packet.packetID, result.reasonCodes))
                 if !result.retained.isEmpty {
                     respond(answers, 0)  // SUBACK first, then the retained messages
                     answers.removeAll(keepingCapacity: true)
-                    try? await session?.deliver(result.retained)
+                    try? await session.deliver(result.retained)
                 }
             case .unsubscribe(let packet):
-                guard let clientID else { return }
-                let codes = await broker.unsubscribe(clientID, packet)
+                guard let session else { return }
+                let codes = await broker.unsubscribe(session, packet)
                 answers.append(.unsubscribed(packet.packetID, codes))
             case .pubAck(let id):
                 try? await session?.pubAck(id)
@@ -129,11 +129,11 @@ public final class ConnectionPipeline: Sendable {
                 let found = (try? await session?.releaseQoS2(id)) ?? false
                 answers.append(.released(id, found: found))
             case .disconnect(let publishWill, let expiry):
-                guard let clientID else { return }
-                await broker.disconnect(clientID, connection: connection, publishWill: publishWill, expiryOverride: expiry)
+                guard let session else { return }
+                await broker.disconnect(session, connection: connection, publishWill: publishWill, expiryOverride: expiry)
             case .connectionLost:
-                guard let clientID else { return }
-                await broker.disconnect(clientID, connection: connection, publishWill: true, expiryOverride: nil)
+                guard let session else { return }
+                await broker.disconnect(session, connection: connection, publishWill: true, expiryOverride: nil)
             }
         }
 

@@ -17,11 +17,11 @@ struct SubscriberSet: TopicTrieValue {
 
     var isEmpty: Bool { direct.isEmpty && groups.isEmpty }
 
-    mutating func addShared(group: UTF8Key, member: SharedGroup.Member) {
+    mutating func addShared(group: UTF8Key, filter: String, member: SharedGroup.Member) {
         if let index = groups.firstIndex(where: { $0.name == group }) {
             groups[index].upsert(member)
         } else {
-            var new = SharedGroup(name: group)
+            var new = SharedGroup(name: group, key: SharedGroupKey(group: String(group.text), filter: filter))
             new.upsert(member)
             groups.append(new)
         }
@@ -47,11 +47,16 @@ struct SharedGroup: Sendable {
     }
 
     let name: UTF8Key
+    /// The group as the cluster's route table names it.
+    let key: SharedGroupKey
     private(set) var members: [Member] = []
     /// The position of the member that receives the next message.
     private(set) var cursor = 0
 
-    init(name: UTF8Key) { self.name = name }
+    init(name: UTF8Key, key: SharedGroupKey) {
+        self.name = name
+        self.key = key
+    }
 
     /// Adds the member, or replaces the options of the same (client, filter) in place, keeping its turn.
     mutating func upsert(_ member: Member) {

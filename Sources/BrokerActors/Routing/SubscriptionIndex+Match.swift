@@ -10,16 +10,20 @@ extension SubscriptionIndex {
     /// - one per matching shared group, to the member whose turn it is (round-robin), separate from the above.
     ///   With `isOnline`, the turn skips members whose client is offline as long as any member is online.
     ///
+    /// `selection` limits the match to what the cluster's route table picked this node for: non-shared subscribers
+    /// only when `direct`, and only the listed shared groups.
+    ///
     /// Mutating because each matching shared group passes the turn to its next member.
     public mutating func match(
-        _ topic: TopicName, publisher: ClientID?, isOnline: ((ClientID) -> Bool)? = nil
+        _ topic: TopicName, publisher: ClientID?, isOnline: ((ClientID) -> Bool)? = nil,
+        selection: RouteSelection = .everything
     ) -> [Delivery] {
         // Arrays stay unallocated until a second node (or a shared group) matches.
         var firstDirect: SubscriptionNode?
         var moreDirect: [SubscriptionNode] = []
         var sharedNodes: [SubscriptionNode] = []
         trie.forEachFilter(matching: topic) { node in
-            if !trie.nodes[Int(node)].value.direct.isEmpty {
+            if selection.direct, !trie.nodes[Int(node)].value.direct.isEmpty {
                 if firstDirect == nil { firstDirect = node } else { moreDirect.append(node) }
             }
             if !trie.nodes[Int(node)].value.groups.isEmpty { sharedNodes.append(node) }
@@ -30,7 +34,7 @@ extension SubscriptionIndex {
         }
         for node in sharedNodes {
             trie.modify(node) { set in
-                for group in set.groups.indices {
+                for group in set.groups.indices where selection.includes(set.groups[group].key) {
                     guard let member = set.groups[group].next(preferring: isOnline) else { continue }
                     deliveries.append(Delivery(clientID: member.clientID, entry: member.entry))
                 }

@@ -49,7 +49,7 @@ public struct SubscriptionIndex: Sendable {
         let entry = SubscriberSet.Entry(options: options, identifier: identifier)
         trie.modify(node) { set in
             if let group = filter.shareGroup {
-                set.addShared(group: UTF8Key(group), member: .init(clientID: clientID, rawFilter: raw, entry: entry))
+                set.addShared(group: UTF8Key(group), filter: filter.filter, member: .init(clientID: clientID, rawFilter: raw, entry: entry))
             } else {
                 set.direct[clientID] = entry
             }

@@ -1,5 +1,5 @@
 /// The MQTT protocol level carried in CONNECT.
-public enum MQTTProtocolVersion: UInt8, Sendable, Hashable, CustomStringConvertible {
+public enum MQTTProtocolVersion: UInt8, Sendable, Hashable, Codable, CustomStringConvertible {
     /// MQTT 3.1 (protocol name "MQIsdp").
     case v3_1 = 3
     /// MQTT 3.1.1 (protocol name "MQTT").

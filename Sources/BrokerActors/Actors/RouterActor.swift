@@ -1,0 +1,36 @@
+import ClusterTransport
+import Distributed
+import MQTTCore
+
+/// The node's end of cluster routing, at the well-known path `/routes`: other nodes send it the changes of their
+/// filters, and the messages that match subscribers here. A forwarded batch is answered once every matching local
+/// session has accepted its messages, so forwarding is acknowledged end to end.
+public distributed actor RouterActor {
+    public typealias ActorSystem = BrokerActorSystem
+
+    static let path = ActorPath("/routes")!
+
+    private let routes: ClusterRoutes
+    private let shards: ShardRouter
+
+    init(routes: ClusterRoutes, shards: ShardRouter, actorSystem: ActorSystem) {
+        self.actorSystem = actorSystem
+        self.routes = routes
+        self.shards = shards
+    }
+
+    /// Changes of `node`'s filters after its version `base`; false asks for a full synchronisation.
+    public distributed func apply(from node: NodeID, base: UInt64, changes: [RouteChange]) -> Bool {
+        routes.apply(from: node, base: base, changes: changes)
+    }
+
+    /// All of `node`'s filters at `version`.
+    public distributed func synchronise(from node: NodeID, version: UInt64, filters: [String]) {
+        routes.synchronise(from: node, version: version, filters: filters)
+    }
+
+    /// Messages published on another node; returns, per message, how many local sessions accepted it.
+    public distributed func forward(_ items: [RoutedMessage]) async -> [Int] {
+        await shards.route(items)
+    }
+}

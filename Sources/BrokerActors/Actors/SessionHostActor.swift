@@ -1,0 +1,25 @@
+import ClusterTransport
+import Distributed
+import MQTTCore
+
+/// The node's session directory as other nodes see it, at the well-known path `/sessions`: a client connected to
+/// another node attaches here to the session this node owns (by rendezvous hashing of `session/<clientID>`).
+public distributed actor SessionHostActor {
+    public typealias ActorSystem = BrokerActorSystem
+
+    static let path = ActorPath("/sessions")!
+
+    private let broker: Broker
+
+    init(broker: Broker, actorSystem: ActorSystem) {
+        self.actorSystem = actorSystem
+        self.broker = broker
+    }
+
+    /// Finds, takes over or creates the client's session here and attaches the (remote) connection. Answers
+    /// `useAnotherServer` when this node does not own the session in its view of the membership.
+    public distributed func connect(_ request: ConnectRequest, connection: ConnectionActor) async -> ConnectOutcome {
+        guard broker.ownsSession(of: request.clientID) else { return ConnectOutcome(reasonCode: .useAnotherServer) }
+        return await broker.connectLocally(request, connection: connection)
+    }
+}

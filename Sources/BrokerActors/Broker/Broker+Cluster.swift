@@ -1,0 +1,71 @@
+import ClusterTransport
+import Distributed
+import MQTTCore
+import Synchronization
+
+extension Broker {
+    /// Follows the membership until the cluster system shuts down (or the task is cancelled): brokers that come
+    /// up get this node's routes; brokers that go down lose theirs here, and the connections on this node
+    /// attached to their sessions are closed (DISCONNECT 0x9C for MQTT 5), so their clients reconnect to the new
+    /// owner.
+    public func followMembership() async {
+        let events = actorSystem.membershipEvents()
+        for member in actorSystem.membership.upBrokers { await announcer.peerUp(member.id) }
+        for await event in events {
+            guard !Task.isCancelled else { return }
+            await memberChanged(event.member)
+        }
+    }
+
+    func memberChanged(_ member: Member) async {
+        guard member.id.name != actorSystem.node.name else { return }
+        switch member.status {
+        case .up where member.role == .broker:
+            await announcer.peerUp(member.id)
+        case .down, .removed:
+            await announcer.peerGone(member.id.name)
+            routes.drop(node: member.id.name)
+            await closeAttachments(to: member.id.name)
+        case .leaving:
+            await closeAttachments(to: member.id.name)
+        default:
+            break
+        }
+    }
+
+    private func closeAttachments(to owner: NodeName) async {
+        let connections = remoteAttachments.removeAll(owner: owner)
+        guard !connections.isEmpty else { return }
+        logger.info("closing connections whose session owner left", metadata: ["cluster/owner": "\(owner)", "count": "\(connections.count)"])
+        for connection in connections { try? await connection.disconnect(reason: .useAnotherServer) }
+    }
+}
+
+/// The connections on this node attached to sessions on other nodes, by owner, so they can be closed when the
+/// owner goes away.
+final class RemoteAttachments: Sendable {
+    private struct Entry {
+        var connection: ConnectionActor
+        var owner: NodeName
+    }
+
+    private let entries = Mutex<[ClusterActorID: Entry]>([:])
+
+    func add(_ connection: ConnectionActor, session: SessionActor, owner: NodeName) {
+        entries.withLock { $0[connection.id] = Entry(connection: connection, owner: owner) }
+    }
+
+    func remove(_ connection: ConnectionActor) {
+        _ = entries.withLock { $0.removeValue(forKey: connection.id) }
+    }
+
+    func removeAll(owner: NodeName) -> [ConnectionActor] {
+        entries.withLock { entries in
+            let gone = entries.filter { $0.value.owner == owner }
+            for key in gone.keys { entries[key] = nil }
+            return gone.values.map(\.connection)
+        }
+    }
+
+    var count: Int { entries.withLock { $0.count } }
+}

@@ -1,0 +1,89 @@
+import ClusterTransport
+import Distributed
+import MQTTCore
+
+extension Broker {
+    /// Routes messages from one publisher, in order. Returns a reason code per message: success, 0x10 when no
+    /// subscriber matched, 0x87 when the policy refused it. Returns after every matching session, on any node, has
+    /// accepted its copy: forwarding to other nodes is acknowledged.
+    ///
+    /// `username` is the publisher's, for the policy. Wills and `$SYS` pass `authorize: false`: a will is checked
+    /// when CONNECT carries it.
+    public func publish(_ messages: [Message], username: String? = nil, authorize: Bool = true) async
+        -> [MQTTReasonCode]
+    {
+        var codes = [MQTTReasonCode](repeating: .success, count: messages.count)
+        var accepted: [(position: Int, message: Message)] = []
+        accepted.reserveCapacity(messages.count)
+        for (position, message) in messages.enumerated() {
+            if authorize, let publisher = message.publisher,
+                message.topic.isSysTopic
+                    || !policy.mayPublish(clientID: publisher, username: username, topic: message.topic)
+            {
+                codes[position] = .notAuthorized
+                metrics.publishDenied.add(1, ordering: .relaxed)
+                continue
+            }
+            if message.retain {
+                try? await retainedStore(for: message.topic).set(message)
+            }
+            accepted.append((position, message))
+        }
+        let counts: [Int]
+        if routes.hasRemoteRoutes {
+            counts = await routeAcrossCluster(accepted.map(\.message))
+        } else {
+            counts = await shardRouter.route(accepted.map { RoutedMessage(message: $0.message) })
+        }
+        for (item, count) in zip(accepted, counts) where count == 0 {
+            codes[item.position] = .noMatchingSubscribers
+        }
+        return codes
+    }
+
+    public func publishWill(_ message: Message) async {
+        _ = await publish([message], authorize: false)
+    }
+
+    /// Matches each message against the cluster routes and sends it once to each node that needs it (this one
+    /// included), a batch per node, all nodes in parallel. Returns, per message, the sessions it reached.
+    private func routeAcrossCluster(_ messages: [Message]) async -> [Int] {
+        var perNode: [NodeName: [(Int, RoutedMessage)]] = [:]
+        for (position, message) in messages.enumerated() {
+            for (node, selection) in routes.match(message.topic) {
+                perNode[node, default: []].append((position, RoutedMessage(message: message, selection: selection)))
+            }
+        }
+        var counts = [Int](repeating: 0, count: messages.count)
+        let results = await withTaskGroup(of: [(Int, Int)].self) { group in
+            for (node, items) in perNode {
+                group.addTask {
+                    let reached = await self.deliver(items.map(\.1), on: node)
+                    return zip(items.map(\.0), reached).map { ($0, $1) }
+                }
+            }
+            var all: [(Int, Int)] = []
+            for await part in group { all += part }
+            return all
+        }
+        for (position, count) in results { counts[position] += count }
+        return counts
+    }
+
+    /// Delivers through the topic shards of `node`: here directly, elsewhere through its `/routes` actor.
+    private func deliver(_ items: [RoutedMessage], on node: NodeName) async -> [Int] {
+        if node == actorSystem.node.name { return await shardRouter.route(items) }
+        do {
+            guard let id = actorSystem.wellKnownID(path: RouterActor.path, on: node) else {
+                throw RemoteCallError(.peerUnreachable, "\(node) is not a member")
+            }
+            let counts = try await RouterActor.resolve(id: id, using: actorSystem).forward(items)
+            metrics.messagesForwarded.add(items.count, ordering: .relaxed)
+            return counts
+        } catch {
+            metrics.forwardFailures.add(items.count, ordering: .relaxed)
+            logger.warning("forwarding failed", metadata: ["cluster/peer": "\(node)", "error": "\(error)"])
+            return [Int](repeating: 0, count: items.count)
+        }
+    }
+}
