@@ -22,10 +22,12 @@ extension Broker {
         switch member.status {
         case .up where member.role == .broker:
             await announcer.peerUp(member.id)
+            await rebalanceRetained()
         case .down, .removed:
             await announcer.peerGone(member.id.name)
             routes.drop(node: member.id.name)
             await closeAttachments(to: member.id.name)
+            await rebalanceRetained()
         case .leaving:
             await closeAttachments(to: member.id.name)
         default:

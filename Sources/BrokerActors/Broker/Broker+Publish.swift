@@ -25,7 +25,7 @@ extension Broker {
                 continue
             }
             if message.retain {
-                try? await retainedStore(for: message.topic).set(message)
+                await setRetained(message)
             }
             accepted.append((position, message))
         }

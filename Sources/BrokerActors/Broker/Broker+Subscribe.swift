@@ -91,23 +91,4 @@ extension Broker {
         guard sessions.remove(session, for: clientID) else { return }
         await unindexSubscriptions(clientID, subscriptions.map(\.filter))
     }
-
-    // MARK: Retained messages
-
-    /// The retained store that holds `topic`'s retained message.
-    func retainedStore(for topic: TopicName) -> RetainedStoreActor {
-        retained[StableHash.shard(of: topic.value.utf8, count: retained.count)]
-    }
-
-    func retainedMatching(_ filter: TopicFilter) async -> [Message] {
-        if !filter.hasWildcards, let topic = try? TopicName(validating: filter.filter) {
-            return (try? await retainedStore(for: topic).match(filter)) ?? []
-        }
-        return await withTaskGroup(of: [Message].self) { group in
-            for store in retained { group.addTask { (try? await store.match(filter)) ?? [] } }
-            var all: [Message] = []
-            for await part in group { all += part }
-            return all
-        }
-    }
 }

@@ -47,11 +47,13 @@ public final class Broker: BrokerServices {
             }
         }
         self.shardRouter = ShardRouter(shards: shards)
-        self.retained = (0..<max(1, configuration.retainedShards)).map { index in
-            actorSystem.makeWellKnown(path: ActorPath("/retained/\(index)")!) {
-                RetainedStoreActor(clock: clock, actorSystem: actorSystem)
+        let retained = (0..<max(1, configuration.retainedShards)).map { index in
+            actorSystem.makeWellKnown(path: RetainedStoreActor.path(index)) {
+                RetainedStoreActor(index: index, clock: clock, actorSystem: actorSystem)
             }
         }
+        self.retained = retained
+        _ = actorSystem.makeWellKnown(path: RetainerActor.path) { RetainerActor(stores: retained, actorSystem: actorSystem) }
         let routes = ClusterRoutes(local: actorSystem.node.name)
         self.routes = routes
         self.announcer = RouteAnnouncer(routes: routes, system: actorSystem, logger: logger)
