@@ -12,11 +12,13 @@ public distributed actor RouterActor {
 
     private let routes: ClusterRoutes
     private let shards: ShardRouter
+    private let failovers: FailoverLog
 
-    init(routes: ClusterRoutes, shards: ShardRouter, actorSystem: ActorSystem) {
+    init(routes: ClusterRoutes, shards: ShardRouter, failovers: FailoverLog, actorSystem: ActorSystem) {
         self.actorSystem = actorSystem
         self.routes = routes
         self.shards = shards
+        self.failovers = failovers
     }
 
     /// Changes of `node`'s filters after its version `base`; false asks for a full synchronisation.
@@ -32,5 +34,16 @@ public distributed actor RouterActor {
     /// Messages published on another node; returns, per message, how many local sessions accepted it.
     public distributed func forward(_ items: [RoutedMessage]) async -> [Int] {
         await shards.route(items)
+    }
+
+    /// Messages whose forwarding to `lost` failed (it went down): once this node has promoted its replicas of
+    /// `lost`'s sessions, they are delivered to those sessions only. Returns, per message, the sessions reached.
+    public distributed func forwardAfterFailover(_ items: [RoutedMessage], lost: NodeName) async -> [Int] {
+        guard await failovers.wait(for: lost, within: .seconds(5)) else { return items.map { _ in 0 } }
+        return await shards.route(items.map { item in
+            var item = item
+            item.onlyAdoptedFrom = lost.rawValue
+            return item
+        })
     }
 }

@@ -1,24 +1,38 @@
+import ClusterTransport
 import Distributed
 import Logging
 import MQTTCore
 
 /// One client's session: a distributed shell around `SessionState`. It owns the session's timers (will delay and
-/// session expiry) and pushes output to whichever connection is attached.
+/// session expiry), pushes output to whichever connection is attached (on this node or another), and sends every
+/// change to its replica on another node as an event (see `SessionActor+Replication`).
 public distributed actor SessionActor {
     public typealias ActorSystem = BrokerActorSystem
 
-    private var state: SessionState
-    private var connection: ConnectionActor?
-    private let services: any BrokerServices
-    private var willDueAt: Timestamp?
-    private var expiresAt: Timestamp?
+    var state: SessionState
+    var connection: ConnectionActor?
+    let services: any BrokerServices
+    var timers = SessionTimers()
     private var timer: Task<Void, Never>?
     private var timerGeneration: UInt64 = 0
-    private var ended = false
+    var ended = false
+    /// Replication: the node the updates go to, and the number of events made so far.
+    var replica: NodeName?
+    var sequence: UInt64 = 0
+    /// Set once the session was handed to another node: what still arrives here is passed on.
+    var movedTo: NodeName?
 
     public init(state: SessionState, services: any BrokerServices, actorSystem: ActorSystem) {
         self.actorSystem = actorSystem
         self.state = state
+        self.services = services
+    }
+
+    /// A session taken over from a snapshot (a promoted replica, or a handover from the previous owner).
+    init(snapshot: SessionSnapshot, services: any BrokerServices, actorSystem: ActorSystem) {
+        self.actorSystem = actorSystem
+        self.state = snapshot.state
+        self.timers = snapshot.timers
         self.services = services
     }
 
@@ -29,7 +43,7 @@ public distributed actor SessionActor {
     public distributed func attach(
         connection newConnection: ConnectionActor, receiveMaximum: Int, expiryInterval: UInt32, will: WillMessage?
     ) async -> [SessionOutput]? {
-        guard !ended else { return nil }
+        guard !ended, movedTo == nil else { return nil }
         let now = services.clock.now()
         if let old = connection, old.id != newConnection.id {
             if let oldWill = state.will, oldWill.delayInterval == 0 {
@@ -38,20 +52,26 @@ public distributed actor SessionActor {
             try? await old.disconnect(reason: .sessionTakenOver)
         }
         // A new connection before the will delay has passed cancels the will [MQTT-3.1.3-9].
-        willDueAt = nil
-        expiresAt = nil
+        timers = SessionTimers()
         cancelTimer()
         connection = newConnection
         services.sessions.setOnline(state.clientID, true)
         state.expiryInterval = expiryInterval
         state.will = will
-        return state.attach(receiveMaximum: receiveMaximum, now: now)
+        let outputs = state.attach(receiveMaximum: receiveMaximum, now: now)
+        record(.attached(receiveMaximum: receiveMaximum, expiryInterval: expiryInterval, will: will, now: now))
+        return outputs
     }
 
     /// The connection went away. `publishWill` is false after a normal DISCONNECT (the will is deleted
     /// [MQTT-3.1.2-8]); `expiryOverride` is the Session Expiry Interval sent in DISCONNECT.
     public distributed func detach(connection gone: ConnectionActor, publishWill: Bool, expiryOverride: UInt32?) async {
         guard connection?.id == gone.id else { return }  // an old connection after a takeover
+        await connectionEnded(publishWill: publishWill, expiryOverride: expiryOverride)
+    }
+
+    /// The attached connection is gone (detached, or its node is down): the will and expiry take their course.
+    func connectionEnded(publishWill: Bool, expiryOverride: UInt32?) async {
         connection = nil
         services.sessions.setOnline(state.clientID, false)
         state.detach()
@@ -59,68 +79,105 @@ public distributed actor SessionActor {
         let now = services.clock.now()
         if !publishWill { state.will = nil }
         let expiry = state.expiryInterval
+        var dueWill: WillMessage?
         if let will = state.will {
             let delay = min(will.delayInterval, expiry)
             if delay == 0 {
                 state.will = nil
-                await services.publishWill(will.messageToPublish(now: now))
+                dueWill = will
             } else {
-                willDueAt = now.adding(seconds: delay)
+                timers.willDueAt = now.adding(seconds: delay)
             }
         }
+        if expiry != 0, expiry != .max { timers.expiresAt = now.adding(seconds: expiry) }
+        record(.detached(expiryInterval: state.expiryInterval, will: state.will, timers: timers))
+        if let dueWill { await services.publishWill(dueWill.messageToPublish(now: now)) }
         if expiry == 0 {
             await end()
-        } else if expiry != .max {
-            expiresAt = now.adding(seconds: expiry)
+        } else {
+            scheduleTimer(now: now)
         }
-        scheduleTimer(now: now)
     }
 
-    /// Messages routed to this session.
+    /// Messages routed to this session. Returns once the replica holds those of QoS 1 and 2.
     public distributed func deliver(_ items: [SessionDelivery]) async {
+        if let movedTo {
+            await services.passOn(items, to: movedTo, clientID: state.clientID)
+            return
+        }
         guard !ended else { return }
+        let now = services.clock.now()
         let droppedBefore = state.queue.dropped
-        let outputs = state.deliver(items, now: services.clock.now())
+        let outputs = state.deliver(items, now: now)
         if state.queue.dropped > droppedBefore {
             services.metrics.messagesDropped.add(state.queue.dropped - droppedBefore, ordering: .relaxed)
         }
+        let ticket = record(.delivered(items, now: now))
         await push(outputs)
+        if let ticket, items.contains(where: { $0.message.qos != .atMostOnce && $0.delivery.qos != .atMostOnce }) {
+            _ = await services.awaitReplicated(ticket)
+        }
     }
 
     public distributed func pubAck(_ id: PacketID) async {
-        await push(state.pubAck(id, now: services.clock.now()))
+        let now = services.clock.now()
+        let outputs = state.pubAck(id, now: now)
+        record(.pubAck(id, now: now))
+        await push(outputs)
     }
 
     public distributed func pubRec(_ id: PacketID, reasonCode: MQTTReasonCode) async {
-        await push(state.pubRec(id, reasonCode: reasonCode, now: services.clock.now()))
+        let now = services.clock.now()
+        let outputs = state.pubRec(id, reasonCode: reasonCode, now: now)
+        record(.pubRec(id, reasonCode, now: now))
+        await push(outputs)
     }
 
     public distributed func pubComp(_ id: PacketID) async {
-        await push(state.pubComp(id, now: services.clock.now()))
+        let now = services.clock.now()
+        let outputs = state.pubComp(id, now: now)
+        record(.pubComp(id, now: now))
+        await push(outputs)
     }
 
-    public distributed func receiveQoS2(_ id: PacketID) -> Bool { state.receiveQoS2(id) }
+    /// An incoming QoS 2 PUBLISH; true when it is new. Returns once the replica knows it (exactly once holds
+    /// across a failover).
+    public distributed func receiveQoS2(_ id: PacketID) async -> Bool {
+        let isNew = state.receiveQoS2(id)
+        if isNew, let ticket = record(.receivedQoS2(id)) { _ = await services.awaitReplicated(ticket) }
+        return isNew
+    }
 
-    public distributed func releaseQoS2(_ id: PacketID) -> Bool { state.releaseQoS2(id) }
+    public distributed func releaseQoS2(_ id: PacketID) -> Bool {
+        let found = state.releaseQoS2(id)
+        if found { record(.releasedQoS2(id)) }
+        return found
+    }
 
     /// Adds (or replaces) subscriptions and indexes them on this node; returns, per subscription, whether it is
     /// new (Retain Handling 1 needs that). Returns once the routes are known cluster-wide.
     public distributed func subscribe(_ subscriptions: [StoredSubscription]) async -> [Bool] {
         guard !ended else { return subscriptions.map { _ in false } }
         for sub in subscriptions { state.subscriptions[sub.filter.rawValue] = sub }
-        return await services.indexSubscriptions(state.clientID, subscriptions)
+        let ticket = record(.subscribed(subscriptions))
+        let isNew = await services.indexSubscriptions(state.clientID, subscriptions)
+        if let ticket { _ = await services.awaitReplicated(ticket) }
+        return isNew
     }
 
     /// Removes subscriptions; returns which of them existed.
     public distributed func unsubscribe(_ filters: [TopicFilter]) async -> [Bool] {
         let existed = filters.map { state.subscriptions.removeValue(forKey: $0.rawValue) != nil }
         let removed = zip(filters, existed).filter(\.1).map(\.0)
-        if !removed.isEmpty { await services.unindexSubscriptions(state.clientID, removed) }
+        if !removed.isEmpty {
+            record(.unsubscribed(removed))
+            await services.unindexSubscriptions(state.clientID, removed)
+        }
         return existed
     }
 
     /// Whether the session outlives its connection (Session Expiry Interval above 0; clean session 0 in v3).
-    public distributed func isPersistent() -> Bool { !ended && state.expiryInterval > 0 }
+    public distributed func isPersistent() -> Bool { !ended && movedTo == nil && state.expiryInterval > 0 }
 
     /// Ends the session now (a clean-start CONNECT replaced it): the old connection is told 0x8E, and a pending
     /// will is published because the session ends [MQTT-3.1.2-8].
@@ -138,31 +195,32 @@ public distributed actor SessionActor {
         await end()
     }
 
-    // MARK: Private
+    // MARK: Internals
 
-    private func push(_ outputs: [SessionOutput]) async {
+    func push(_ outputs: [SessionOutput]) async {
         guard !outputs.isEmpty, let connection else { return }
         try? await connection.deliver(outputs)
     }
 
-    private func end() async {
+    func end() async {
         guard !ended else { return }
         ended = true
         cancelTimer()
         let subs = Array(state.subscriptions.values)
         state.subscriptions.removeAll()
+        recordEnd()
         await services.sessionEnded(self, clientID: state.clientID, subscriptions: subs)
     }
 
-    private func cancelTimer() {
+    func cancelTimer() {
         timer?.cancel()
         timer = nil
         timerGeneration &+= 1
     }
 
-    private func scheduleTimer(now: Timestamp) {
+    func scheduleTimer(now: Timestamp) {
         cancelTimer()
-        let next = [willDueAt, expiresAt].compactMap { $0 }.min()
+        let next = [timers.willDueAt, timers.expiresAt].compactMap { $0 }.min()
         guard let next, !ended else { return }
         let generation = timerGeneration
         let delay = max(0, next.milliseconds - now.milliseconds)
@@ -174,15 +232,16 @@ public distributed actor SessionActor {
     }
 
     private func timerFired(_ generation: UInt64) async {
-        guard generation == timerGeneration, connection == nil else { return }
+        guard generation == timerGeneration, connection == nil, movedTo == nil else { return }
         let now = services.clock.now()
-        if let due = willDueAt, due <= now, let will = state.will {
-            willDueAt = nil
+        if let due = timers.willDueAt, due <= now, let will = state.will {
+            timers.willDueAt = nil
             state.will = nil
+            record(.timers(will: nil, timers: timers))
             await services.publishWill(will.messageToPublish(now: now))
         }
-        if let due = expiresAt, due <= now {
-            expiresAt = nil
+        if let due = timers.expiresAt, due <= now {
+            timers.expiresAt = nil
             if let will = state.will {  // the session ends before the will delay: publish it now [MQTT-3.1.3-9]
                 state.will = nil
                 await services.publishWill(will.messageToPublish(now: now))

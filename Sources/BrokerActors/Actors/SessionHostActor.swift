@@ -22,4 +22,14 @@ public distributed actor SessionHostActor {
         guard broker.ownsSession(of: request.clientID) else { return ConnectOutcome(reasonCode: .useAnotherServer) }
         return await broker.connectLocally(request, connection: connection)
     }
+
+    /// Takes a session over from its previous owner (a handover after a membership change).
+    public distributed func adopt(_ snapshot: SessionSnapshot) async -> Bool {
+        await broker.adoptLocally(snapshot, connectionLost: false)
+    }
+
+    /// Messages that reached the session's previous owner after it moved here.
+    public distributed func deliver(_ items: [SessionDelivery], to clientID: ClientID) async {
+        try? await broker.sessions.session(for: clientID)?.deliver(items)
+    }
 }

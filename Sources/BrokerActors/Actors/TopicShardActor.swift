@@ -41,8 +41,11 @@ public distributed actor TopicShardActor {
         counts.reserveCapacity(items.count)
         for item in items {
             let message = item.message
-            let deliveries = subscriptions.match(
+            var deliveries = subscriptions.match(
                 message.topic, publisher: message.publisher, isOnline: sessions.isOnline, selection: item.selection)
+            if let origin = item.onlyAdoptedFrom {
+                deliveries.removeAll { !sessions.wasAdopted($0.clientID, from: origin) }
+            }
             counts.append(deliveries.count)
             for delivery in deliveries {
                 perSession[delivery.clientID, default: []].append(SessionDelivery(message: message, delivery: delivery))

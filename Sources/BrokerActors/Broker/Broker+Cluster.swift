@@ -21,15 +21,20 @@ extension Broker {
         guard member.id.name != actorSystem.node.name else { return }
         switch member.status {
         case .up where member.role == .broker:
+            failovers.reset(member.id.name)
+            sessions.forgetAdopted(from: member.id.name.rawValue)
             await announcer.peerUp(member.id)
+            await rebalanceSessions(down: nil)
             await rebalanceRetained()
         case .down, .removed:
             await announcer.peerGone(member.id.name)
             routes.drop(node: member.id.name)
             await closeAttachments(to: member.id.name)
+            await rebalanceSessions(down: member.id.name)
             await rebalanceRetained()
         case .leaving:
             await closeAttachments(to: member.id.name)
+            await rebalanceSessions(down: nil)
         default:
             break
         }

@@ -58,7 +58,13 @@ extension Broker {
         let results = await withTaskGroup(of: [(Int, Int)].self) { group in
             for (node, items) in perNode {
                 group.addTask {
-                    let reached = await self.deliver(items.map(\.1), on: node)
+                    guard let reached = await self.deliver(items.map(\.1), on: node) else {
+                        // The node is unreachable: what it was to deliver at QoS 1 and 2 goes to the sessions
+                        // promoted from its replicas, once it is declared down.
+                        let durable = items.filter { $0.1.message.qos != .atMostOnce }
+                        let redelivered = await self.redeliverAfterFailover(durable.map(\.1), lost: node)
+                        return zip(durable.map(\.0), redelivered).map { ($0, $1) }
+                    }
                     return zip(items.map(\.0), reached).map { ($0, $1) }
                 }
             }
@@ -70,8 +76,37 @@ extension Broker {
         return counts
     }
 
-    /// Delivers through the topic shards of `node`: here directly, elsewhere through its `/routes` actor.
-    private func deliver(_ items: [RoutedMessage], on node: NodeName) async -> [Int] {
+    /// Sends `items`, whose forwarding to `lost` failed, to every up broker once `lost` is down in this node's
+    /// view; each delivers them to the sessions it promoted from `lost`'s replicas. Gives up (zero sessions) when
+    /// `lost` is not declared down within 5 s.
+    private func redeliverAfterFailover(_ items: [RoutedMessage], lost: NodeName) async -> [Int] {
+        guard !items.isEmpty else { return [] }
+        let down = try? await actorSystem.awaitMembership(within: .seconds(5)) { view in
+            !view.upBrokers.contains { $0.id.name == lost }
+        }
+        guard down != nil else { return items.map { _ in 0 } }
+        let nodes = actorSystem.membership.upBrokers.map(\.id.name)
+        let perNode = await withTaskGroup(of: [Int].self) { group in
+            for node in nodes {
+                group.addTask {
+                    guard let id = self.actorSystem.wellKnownID(path: RouterActor.path, on: node),
+                        let router = try? RouterActor.resolve(id: id, using: self.actorSystem),
+                        let counts = try? await router.forwardAfterFailover(items, lost: lost)
+                    else { return items.map { _ in 0 } }
+                    return counts
+                }
+            }
+            var all: [[Int]] = []
+            for await part in group { all.append(part) }
+            return all
+        }
+        metrics.messagesRedelivered.add(items.count, ordering: .relaxed)
+        return items.indices.map { index in perNode.reduce(0) { $0 + ($1.indices.contains(index) ? $1[index] : 0) } }
+    }
+
+    /// Delivers through the topic shards of `node`: here directly, elsewhere through its `/routes` actor. Nil when
+    /// the node could not be reached.
+    private func deliver(_ items: [RoutedMessage], on node: NodeName) async -> [Int]? {
         if node == actorSystem.node.name { return await shardRouter.route(items) }
         do {
             guard let id = actorSystem.wellKnownID(path: RouterActor.path, on: node) else {
@@ -83,7 +118,7 @@ extension Broker {
         } catch {
             metrics.forwardFailures.add(items.count, ordering: .relaxed)
             logger.warning("forwarding failed", metadata: ["cluster/peer": "\(node)", "error": "\(error)"])
-            return [Int](repeating: 0, count: items.count)
+            return nil
         }
     }
 }

@@ -22,9 +22,12 @@ public final class Broker: BrokerServices {
     let shardRouter: ShardRouter
     let retained: [RetainedStoreActor]
     let announcer: RouteAnnouncer
+    let replicator: Replicator
+    let replicaActor: SessionReplicaActor
     /// Connections on this node attached to sessions that live on other nodes.
     let remoteAttachments = RemoteAttachments()
-    private let connectLock = KeyedLock<ClientID>()
+    let failovers = FailoverLog()
+    let connectLock = KeyedLock<ClientID>()
     let logger: Logger
 
     var shards: [TopicShardActor] { shardRouter.shards }
@@ -57,9 +60,16 @@ public final class Broker: BrokerServices {
         let routes = ClusterRoutes(local: actorSystem.node.name)
         self.routes = routes
         self.announcer = RouteAnnouncer(routes: routes, system: actorSystem, logger: logger)
+        self.replicator = Replicator(system: actorSystem) { clientIDs in
+            Task { for clientID in clientIDs { try? await directory.session(for: clientID)?.resyncReplica() } }
+        }
+        self.replicaActor = actorSystem.makeWellKnown(path: SessionReplicaActor.path) {
+            SessionReplicaActor(actorSystem: actorSystem)
+        }
         let shardRouter = self.shardRouter
+        let failovers = self.failovers
         _ = actorSystem.makeWellKnown(path: RouterActor.path) {
-            RouterActor(routes: routes, shards: shardRouter, actorSystem: actorSystem)
+            RouterActor(routes: routes, shards: shardRouter, failovers: failovers, actorSystem: actorSystem)
         }
         _ = actorSystem.makeWellKnown(path: SessionHostActor.path) {
             SessionHostActor(broker: self, actorSystem: actorSystem)

@@ -12,6 +12,12 @@ public final class BrokerMetrics: Sendable {
     public let messagesForwarded = Atomic<Int>(0)
     /// Messages whose forwarding to a node failed (the node was unreachable or timed out).
     public let forwardFailures = Atomic<Int>(0)
+    /// Replica updates that could not be confirmed (the replica was unreachable).
+    public let replicationFailures = Atomic<Int>(0)
+    /// Sessions started here from a replica or a handover.
+    public let sessionsAdopted = Atomic<Int>(0)
+    /// Messages redelivered to promoted sessions after forwarding to a failed node.
+    public let messagesRedelivered = Atomic<Int>(0)
 
     public init() {}
 

@@ -42,6 +42,24 @@ public final class SessionDirectory: Sendable {
     public var count: Int { table.withLock { $0.count } }
 
     public var all: [(ClientID, SessionActor)] { table.withLock { $0.map { ($0.key, $0.value) } } }
+
+    // MARK: Failover
+
+    /// Client IDs of sessions promoted here from the replicas of a node that went down, by that node: a publisher
+    /// whose forwarding to that node failed redelivers to exactly these.
+    private let adopted = Mutex<[String: Set<ClientID>]>([:])
+
+    public func markAdopted(_ clientID: ClientID, from node: String) {
+        adopted.withLock { _ = $0[node, default: []].insert(clientID) }
+    }
+
+    public func wasAdopted(_ clientID: ClientID, from node: String) -> Bool {
+        adopted.withLock { $0[node]?.contains(clientID) ?? false }
+    }
+
+    public func forgetAdopted(from node: String) {
+        _ = adopted.withLock { $0.removeValue(forKey: node) }
+    }
 }
 
 /// Serialises the CONNECT handling of one client ID (two connections racing for the same session), while

@@ -4,10 +4,14 @@ import MQTTCore
 public struct RoutedMessage: Sendable, Hashable, Codable {
     public var message: Message
     public var selection: RouteSelection
+    /// Set when redelivering after forwarding to a node failed: only the sessions promoted here from that node's
+    /// replicas receive it.
+    public var onlyAdoptedFrom: String?
 
-    public init(message: Message, selection: RouteSelection = .everything) {
+    public init(message: Message, selection: RouteSelection = .everything, onlyAdoptedFrom: String? = nil) {
         self.message = message
         self.selection = selection
+        self.onlyAdoptedFrom = onlyAdoptedFrom
     }
 }
 

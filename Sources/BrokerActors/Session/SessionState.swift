@@ -37,7 +37,7 @@ public struct WillMessage: Sendable, Hashable, Codable {
 /// The pure state of one MQTT session: subscriptions, the outgoing in-flight window, the queue of pending
 /// messages, incoming QoS 2 state and the will. Every event returns the packets to write next; nothing here
 /// touches a socket, a clock or an actor.
-public struct SessionState: Sendable {
+public struct SessionState: Sendable, Codable {
     public enum Phase: Sendable, Hashable, Codable {
         /// QoS 1, waiting for PUBACK.
         case awaitingPubAck

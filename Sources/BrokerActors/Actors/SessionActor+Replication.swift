@@ -1,0 +1,109 @@
+import ClusterTransport
+import Distributed
+import MQTTCore
+
+/// Replication and placement: every change goes to the replica as an event, in order; a replica that is new (or
+/// lost track) gets a snapshot; a session whose owner changed is handed over whole.
+extension SessionActor {
+    /// The whole state, for a new replica or a new owner.
+    func snapshot() -> SessionSnapshot {
+        SessionSnapshot(state: state, timers: timers)
+    }
+
+    /// Sends `event` (already applied here) to the replica; returns the ticket to await, nil on a node alone.
+    @discardableResult
+    func record(_ event: SessionEvent) -> ReplicationTicket? {
+        guard let target = services.replicaTarget(for: state.clientID) else {
+            replica = nil
+            return nil
+        }
+        sequence += 1
+        if target != replica {
+            replica = target
+            return services.replicate(
+                ReplicaUpdate(clientID: state.clientID, sequence: sequence, change: .snapshot(snapshot())), to: target)
+        }
+        return services.replicate(ReplicaUpdate(clientID: state.clientID, sequence: sequence, change: .events([event])), to: target)
+    }
+
+    /// The session ended: its replica is dropped.
+    func recordEnd() {
+        guard let replica else { return }
+        _ = services.replicate(ReplicaUpdate(clientID: state.clientID, sequence: sequence, change: .drop), to: replica)
+        self.replica = nil
+    }
+
+    /// The replica lost track (or could not be reached): send it a snapshot.
+    public distributed func resyncReplica() {
+        guard !ended, movedTo == nil, let target = services.replicaTarget(for: state.clientID) else { return }
+        replica = target
+        _ = services.replicate(ReplicaUpdate(clientID: state.clientID, sequence: sequence, change: .snapshot(snapshot())), to: target)
+    }
+
+    /// After a membership change: a session this node no longer owns is handed to its owner; one whose replica
+    /// moved sends the new replica a snapshot.
+    public distributed func checkPlacement(owner: NodeName?) async {
+        guard !ended, movedTo == nil else { return }
+        if let owner, owner != actorSystem.node.name {
+            await handOver(to: owner)
+        } else if services.replicaTarget(for: state.clientID) != replica {
+            resyncReplica()
+        }
+    }
+
+    /// Moves the session to `owner`: it adopts the snapshot, the client's connection is closed (DISCONNECT 0x9C for
+    /// MQTT 5) so that it reconnects there, and whatever still arrives here is passed on.
+    private func handOver(to owner: NodeName) async {
+        guard state.expiryInterval > 0 else {
+            // A session that ends with its connection is not moved: the client starts afresh at the new owner.
+            state.will = nil
+            if let connection {
+                self.connection = nil
+                services.sessions.setOnline(state.clientID, false)
+                try? await connection.disconnect(reason: .useAnotherServer)
+            }
+            await end()
+            return
+        }
+        let snapshot = snapshot()
+        guard await services.adopt(snapshot, on: owner) else { return }  // retried at the next membership change
+        movedTo = owner
+        cancelTimer()
+        if let connection {
+            self.connection = nil
+            services.sessions.setOnline(state.clientID, false)
+            try? await connection.disconnect(reason: .useAnotherServer)
+        }
+        if let replica, replica != owner {
+            _ = services.replicate(ReplicaUpdate(clientID: state.clientID, sequence: sequence, change: .drop), to: replica)
+        }
+        replica = nil
+        let filters = state.subscriptions.values.map(\.filter)
+        await services.unindexSubscriptions(state.clientID, filters)
+        await services.sessionMoved(self, clientID: state.clientID)
+    }
+
+    /// Starts a session adopted from a snapshot on this node. A promoted replica whose client was connected (to the
+    /// node that died) has lost that connection: the will and expiry take their course.
+    func resume(connectionLost: Bool) async {
+        if connectionLost, state.isConnected {
+            await connectionEnded(publishWill: true, expiryOverride: nil)
+        } else {
+            let now = services.clock.now()
+            if state.isConnected {
+                // Handed over while connected: the connection is being closed; the session now waits offline.
+                state.detach()
+                let expiry = state.expiryInterval
+                if expiry != 0, expiry != .max { timers.expiresAt = now.adding(seconds: expiry) }
+            }
+            resyncReplica()
+            scheduleTimer(now: now)
+        }
+    }
+
+    /// A node went down: if the attached connection was there, it is lost.
+    public distributed func connectionNodeDown(_ node: NodeName) async {
+        guard let connection, connection.id.node?.name == node else { return }
+        await connectionEnded(publishWill: true, expiryOverride: nil)
+    }
+}

@@ -1,0 +1,92 @@
+import ClusterTransport
+import Distributed
+import MQTTCore
+
+/// Session placement across nodes: replication targets, adoption (failover and handover) and rebalancing after a
+/// membership change.
+extension Broker {
+    public func replicaTarget(for clientID: ClientID) -> NodeName? {
+        guard actorSystem.settings.listens else { return nil }
+        let local = actorSystem.node.name
+        let candidates = actorSystem.membership.ownershipCandidates
+        guard candidates.count > 1 else { return nil }
+        return Ownership.preferenceList(for: Self.sessionKey(clientID), among: candidates).first { $0 != local }
+    }
+
+    public func replicate(_ update: ReplicaUpdate, to node: NodeName) -> ReplicationTicket {
+        ReplicationTicket(node: node, ticket: replicator.link(to: node).enqueue(update))
+    }
+
+    public func awaitReplicated(_ ticket: ReplicationTicket) async -> Bool {
+        let replicated = await replicator.link(to: ticket.node).wait(ticket.ticket)
+        if !replicated { metrics.replicationFailures.add(1, ordering: .relaxed) }
+        return replicated
+    }
+
+    public func adopt(_ snapshot: SessionSnapshot, on node: NodeName) async -> Bool {
+        if node == actorSystem.node.name { return await adoptLocally(snapshot, connectionLost: false) }
+        do {
+            guard let id = actorSystem.wellKnownID(path: SessionHostActor.path, on: node) else { return false }
+            return try await SessionHostActor.resolve(id: id, using: actorSystem).adopt(snapshot)
+        } catch {
+            logger.warning("session handover failed", metadata: ["cluster/peer": "\(node)", "error": "\(error)"])
+            return false
+        }
+    }
+
+    /// Starts a session from a snapshot here, unless one with the client ID already runs here (that one is newer:
+    /// a client that reconnected meanwhile). Returns true either way: the session is here.
+    func adoptLocally(_ snapshot: SessionSnapshot, connectionLost: Bool) async -> Bool {
+        let clientID = snapshot.state.clientID
+        return await connectLock.withLock(clientID) {
+            if self.sessions.session(for: clientID) != nil { return true }
+            let session = SessionActor(snapshot: snapshot, services: self, actorSystem: self.actorSystem)
+            self.sessions.register(session, for: clientID)
+            _ = await self.indexSubscriptions(clientID, Array(snapshot.state.subscriptions.values))
+            await session.whenLocal { await $0.resume(connectionLost: connectionLost) }
+            self.metrics.sessionsAdopted.add(1, ordering: .relaxed)
+            return true
+        }
+    }
+
+    public func passOn(_ items: [SessionDelivery], to node: NodeName, clientID: ClientID) async {
+        if node == actorSystem.node.name {
+            try? await sessions.session(for: clientID)?.deliver(items)
+            return
+        }
+        guard let id = actorSystem.wellKnownID(path: SessionHostActor.path, on: node),
+            let host = try? SessionHostActor.resolve(id: id, using: actorSystem)
+        else { return }
+        try? await host.deliver(items, to: clientID)
+    }
+
+    public func sessionMoved(_ session: SessionActor, clientID: ClientID) async {
+        sessions.remove(session, for: clientID)
+    }
+
+    /// After a membership change. When `down` is given, that node is gone: the replicas of its sessions held here
+    /// become sessions (where this node owns them now; the owner gets them otherwise), and sessions here whose
+    /// connection was there lose it. Then every session here checks its owner and replica.
+    func rebalanceSessions(down: NodeName?) async {
+        if let down {
+            let promoted = await replicaActor.whenLocal { $0.takeAll(primary: down) } ?? []
+            for (clientID, entry) in promoted {
+                if ownsSession(of: clientID) {
+                    sessions.markAdopted(clientID, from: down.rawValue)
+                    _ = await adoptLocally(entry.snapshot, connectionLost: true)
+                } else if let owner = sessionOwner(of: clientID) {
+                    // This copy is not the owner's to promote; the owner holds its own (or gets this one).
+                    _ = await adopt(entry.snapshot, on: owner)
+                }
+            }
+            if !promoted.isEmpty {
+                logger.info("sessions taken over from a down node", metadata: ["cluster/peer": "\(down)", "count": "\(promoted.count)"])
+            }
+            failovers.completed(down)
+            for (_, session) in sessions.all { try? await session.connectionNodeDown(down) }
+        }
+        for (clientID, session) in sessions.all {
+            try? await session.checkPlacement(owner: sessionOwner(of: clientID))
+        }
+    }
+}
