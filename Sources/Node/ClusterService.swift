@@ -21,9 +21,12 @@ struct ClusterService: Service {
                 ])
         }
         let membership = Task { await broker.followMembership() }
+        let compaction = Task { await broker.compactPeriodically() }
         try? await gracefulShutdown()
         membership.cancel()
+        compaction.cancel()
         if system.settings.listens { await system.leave() }
         await system.shutdown()
+        await broker.store?.flush()
     }
 }

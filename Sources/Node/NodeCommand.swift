@@ -23,7 +23,7 @@ struct NodeCommand: AsyncParsableCommand {
         "name", "bind", "mqtt-port", "ws-port", "mqtts-port", "tls-cert", "tls-key", "tls-ca", "password-file",
         "acl-file", "max-packet-size", "receive-maximum", "max-inflight", "session-queue", "max-keepalive", "sys-interval",
         "connect-timeout", "log-level", "cluster-port", "seed", "cookie", "cookie-file", "weight", "advertise",
-        "cluster-cert", "cluster-key", "cluster-ca",
+        "cluster-cert", "cluster-key", "cluster-ca", "data-dir",
     ]
     static let booleanFlags = ["no-allow-anonymous"]
 
@@ -58,6 +58,7 @@ struct NodeCommand: AsyncParsableCommand {
     var clusterCert: String?
     @Option(help: "PEM private key for --cluster-cert.") var clusterKey: String?
     @Option(help: "PEM CA bundle: when given, cluster peers must present a certificate it signed.") var clusterCa: String?
+    @Option(help: "Directory for persistent sessions and retained messages (default: memory only).") var dataDir: String?
 
     func validate() throws {
         for (flag, port) in [("--mqtt-port", mqttPort), ("--ws-port", wsPort), ("--mqtts-port", mqttsPort)] {
@@ -105,7 +106,17 @@ struct NodeCommand: AsyncParsableCommand {
         let cluster = try clusterSettings()
         if cluster == nil { logger.info("cluster off: no --cookie or --cookie-file") }
         let system = try await ClusterSystem(settings: cluster ?? standaloneSettings(), logger: clusterLogger)
-        let broker = Broker(configuration: config, policy: policy, actorSystem: system, logger: logger)
+        var store: DurableStore?
+        var restored = RestoredState()
+        if let dataDir {
+            do {
+                (store, restored) = try DurableStore.open(directory: dataDir)
+            } catch {
+                throw ValidationError("--data-dir \(error)")
+            }
+        }
+        let broker = Broker(configuration: config, policy: policy, actorSystem: system, store: store, logger: logger)
+        await broker.restore(restored)
         let listeners = ListenerService(broker: broker, settings: listenerSettings(), logger: logger)
         // Shut down in reverse order: the listeners (clients) first, then the cluster links.
         let group = ServiceGroup(
@@ -136,7 +147,7 @@ struct NodeCommand: AsyncParsableCommand {
             "log-level=\(logLevel)", "cluster-port=\(clusterPort)", "seed=\(seed.joined(separator: ","))",
             "cookie=\(cookie == nil ? "-" : "****")", "cookie-file=\(cookieFile ?? "-")", "weight=\(weight)",
             "advertise=\(advertise ?? "-")", "cluster-cert=\(clusterCert ?? "-")",
-            "cluster-key=\(clusterKey == nil ? "-" : "****")", "cluster-ca=\(clusterCa ?? "-")",
+            "cluster-key=\(clusterKey == nil ? "-" : "****")", "cluster-ca=\(clusterCa ?? "-")", "data-dir=\(dataDir ?? "- (memory only)")",
         ]
         logger.info("configuration", metadata: ["node/config": "\(lines.joined(separator: " "))"])
     }

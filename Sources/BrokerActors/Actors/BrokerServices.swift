@@ -26,6 +26,10 @@ public protocol BrokerServices: Sendable {
     func passOn(_ items: [SessionDelivery], to node: NodeName, clientID: ClientID) async
     /// The session moved to another node: this node forgets it.
     func sessionMoved(_ session: SessionActor, clientID: ClientID) async
+    /// Appends a record to the node's data directory (nothing without `--data-dir`).
+    func persist(_ record: DurableRecord)
+    /// Whether the node has a data directory.
+    var persists: Bool { get }
     /// The session ended (expired or discarded): its subscriptions leave the topic shards, and the registry forgets
     /// it, unless the registry already holds a newer session for the same client.
     func sessionEnded(_ session: SessionActor, clientID: ClientID, subscriptions: [StoredSubscription]) async

@@ -13,11 +13,13 @@ public distributed actor RetainedStoreActor {
     public let index: Int
     private var shard = RetainedShard()
     private let clock: any BrokerClock
+    private let store: DurableStore?
 
-    public init(index: Int, clock: any BrokerClock, actorSystem: ActorSystem) {
+    public init(index: Int, clock: any BrokerClock, store: DurableStore? = nil, actorSystem: ActorSystem) {
         self.actorSystem = actorSystem
         self.index = index
         self.clock = clock
+        self.store = store
     }
 
     static func path(_ index: Int) -> ActorPath { ActorPath("/retained/\(index)")! }
@@ -29,12 +31,18 @@ public distributed actor RetainedStoreActor {
     /// write to the shard's other owner before returning.
     public distributed func set(_ message: Message) async {
         let record = shard.accept(message, now: clock.now(), node: actorSystem.node.name.rawValue)
+        store?.append(.retained(shard: index, record))
         await copyToOtherOwners([record])
     }
 
     /// Writes from another store; each applies when newer than what is here.
     public distributed func merge(_ records: [RetainedRecord]) {
-        for record in records { shard.merge(record) }
+        for record in records where shard.merge(record) { store?.append(.retained(shard: index, record)) }
+    }
+
+    /// Everything held here, for a compaction of the data directory.
+    func durableRecords() -> [DurableRecord] {
+        shard.records.map { .retained(shard: index, $0) }
     }
 
     public distributed func match(_ filter: TopicFilter) -> [Message] {
@@ -53,6 +61,8 @@ public distributed actor RetainedStoreActor {
             for: Self.key(index), among: actorSystem.membership.ownershipCandidates
         ).prefix(2)
         let copied = await copyToOtherOwners(shard.records)
+        // Stored elsewhere now. A copy left in this node's data directory is harmless: after a restart it is
+        // merged into the owners again, where a newer write wins.
         if copied, !owners.isEmpty, !owners.contains(actorSystem.node.name) { shard.removeAll() }
     }
 

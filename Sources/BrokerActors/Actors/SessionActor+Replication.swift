@@ -13,11 +13,12 @@ extension SessionActor {
     /// Sends `event` (already applied here) to the replica; returns the ticket to await, nil on a node alone.
     @discardableResult
     func record(_ event: SessionEvent) -> ReplicationTicket? {
+        sequence += 1
+        if services.persists { persist(event) }
         guard let target = services.replicaTarget(for: state.clientID) else {
             replica = nil
             return nil
         }
-        sequence += 1
         if target != replica {
             replica = target
             return services.replicate(
@@ -26,8 +27,39 @@ extension SessionActor {
         return services.replicate(ReplicaUpdate(clientID: state.clientID, sequence: sequence, change: .events([event])), to: target)
     }
 
+    /// Writes the event to the data directory while the session is persistent (a snapshot first); a session that
+    /// stopped being persistent is removed from it.
+    private func persist(_ event: SessionEvent) {
+        if state.expiryInterval > 0 {
+            if persisted {
+                services.persist(.event(state.clientID, sequence: sequence, event))
+            } else {
+                persistSnapshot()
+            }
+        } else if persisted {
+            services.persist(.sessionEnded(state.clientID))
+            persisted = false
+        }
+    }
+
+    func persistSnapshot() {
+        guard services.persists, state.expiryInterval > 0 else { return }
+        services.persist(.session(state.clientID, sequence: sequence, snapshot()))
+        persisted = true
+    }
+
+    /// The record that rebuilds this session, for a compaction of the data directory; nil when not persistent.
+    func durableRecord() -> DurableRecord? {
+        guard persisted, !ended, movedTo == nil else { return nil }
+        return .session(state.clientID, sequence: sequence, snapshot())
+    }
+
     /// The session ended: its replica is dropped.
     func recordEnd() {
+        if persisted {
+            services.persist(.sessionEnded(state.clientID))
+            persisted = false
+        }
         guard let replica else { return }
         _ = services.replicate(ReplicaUpdate(clientID: state.clientID, sequence: sequence, change: .drop), to: replica)
         self.replica = nil
@@ -78,6 +110,10 @@ extension SessionActor {
             _ = services.replicate(ReplicaUpdate(clientID: state.clientID, sequence: sequence, change: .drop), to: replica)
         }
         replica = nil
+        if persisted {
+            services.persist(.sessionEnded(state.clientID))  // the new owner stores it from now on
+            persisted = false
+        }
         let filters = state.subscriptions.values.map(\.filter)
         await services.unindexSubscriptions(state.clientID, filters)
         await services.sessionMoved(self, clientID: state.clientID)
@@ -96,6 +132,7 @@ extension SessionActor {
                 let expiry = state.expiryInterval
                 if expiry != 0, expiry != .max { timers.expiresAt = now.adding(seconds: expiry) }
             }
+            persistSnapshot()
             resyncReplica()
             scheduleTimer(now: now)
         }

@@ -21,6 +21,8 @@ public distributed actor SessionActor {
     var sequence: UInt64 = 0
     /// Set once the session was handed to another node: what still arrives here is passed on.
     var movedTo: NodeName?
+    /// Whether the data directory holds this session (a snapshot, then its events).
+    var persisted = false
 
     public init(state: SessionState, services: any BrokerServices, actorSystem: ActorSystem) {
         self.actorSystem = actorSystem

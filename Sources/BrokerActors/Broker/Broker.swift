@@ -27,6 +27,8 @@ public final class Broker: BrokerServices {
     /// Connections on this node attached to sessions that live on other nodes.
     let remoteAttachments = RemoteAttachments()
     let failovers = FailoverLog()
+    /// The data directory, when the node has one.
+    public let store: DurableStore?
     let connectLock = KeyedLock<ClientID>()
     let logger: Logger
 
@@ -34,9 +36,11 @@ public final class Broker: BrokerServices {
 
     public init(
         configuration: BrokerConfiguration, policy: any AccessPolicy = AllowAllPolicy(),
-        clock: any BrokerClock = SystemClock(), actorSystem: BrokerActorSystem, logger: Logger
+        clock: any BrokerClock = SystemClock(), actorSystem: BrokerActorSystem, store: DurableStore? = nil,
+        logger: Logger
     ) {
         self.configuration = configuration
+        self.store = store
         self.actorSystem = actorSystem
         self.clock = clock
         self.policy = policy
@@ -52,7 +56,7 @@ public final class Broker: BrokerServices {
         self.shardRouter = ShardRouter(shards: shards)
         let retained = (0..<max(1, configuration.retainedShards)).map { index in
             actorSystem.makeWellKnown(path: RetainedStoreActor.path(index)) {
-                RetainedStoreActor(index: index, clock: clock, actorSystem: actorSystem)
+                RetainedStoreActor(index: index, clock: clock, store: store, actorSystem: actorSystem)
             }
         }
         self.retained = retained
