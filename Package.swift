@@ -113,7 +113,7 @@ let package = Package(
         .testTarget(
             name: "BrokerActorsTests",
             dependencies: [
-                "BrokerActors", "MQTTCore",
+                "BrokerActors", "MQTTCore", "ClusterTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]

@@ -143,4 +143,16 @@ extension SessionActor {
         guard let connection, connection.id.node?.name == node else { return }
         await connectionEnded(publishWill: true, expiryOverride: nil)
     }
+
+    /// Takes in another copy of this session (after a partition healed, both sides had one): the subscriptions it
+    /// has and this one lacks are added, and its undelivered messages are delivered here (a message both copies
+    /// hold arrives twice; none is lost). This copy's connection, will and expiry stay. The other copy is dropped
+    /// by its node, so nothing stays duplicated.
+    public distributed func absorb(_ other: SessionSnapshot) async {
+        guard !ended, movedTo == nil else { return }
+        let missing = other.state.subscriptions.filter { state.subscriptions[$0.key] == nil }.map(\.value)
+        if !missing.isEmpty { _ = await subscribe(missing) }
+        let pending = other.state.pendingDeliveries
+        if !pending.isEmpty { await deliver(pending) }
+    }
 }

@@ -1,4 +1,5 @@
 import ClusterTransport
+import Logging
 import Distributed
 import MQTTCore
 import Synchronization
@@ -17,8 +18,20 @@ extension Broker {
         }
     }
 
+    /// True when this node sees no more than half of the cluster's brokers up (see `ClusterHealth`).
+    public var isPartitioned: Bool { health.withLock { $0.isPartitioned } }
+
     func memberChanged(_ member: Member) async {
         guard member.id.name != actorSystem.node.name else { return }
+        let (changed, view) = health.withLock { health in (health.observe(member), health) }
+        if changed {
+            let metadata: Logger.Metadata = ["cluster/up": "\(view.up.count)", "cluster/known": "\(view.known.count)"]
+            if view.isPartitioned {
+                logger.warning("partitioned: this node sees no majority of the cluster's brokers", metadata: metadata)
+            } else {
+                logger.notice("with the majority of the cluster's brokers again", metadata: metadata)
+            }
+        }
         switch member.status {
         case .up where member.role == .broker:
             failovers.reset(member.id.name)

@@ -34,12 +34,16 @@ extension Broker {
         }
     }
 
-    /// Starts a session from a snapshot here, unless one with the client ID already runs here (that one is newer:
-    /// a client that reconnected meanwhile). Returns true either way: the session is here.
+    /// Starts a session from a snapshot here. When one with the client ID already runs here (a client that
+    /// reconnected meanwhile, or the other side of a healed partition), that one absorbs the snapshot instead:
+    /// subscriptions are united and the snapshot's undelivered messages delivered. Returns true: the session is here.
     func adoptLocally(_ snapshot: SessionSnapshot, connectionLost: Bool) async -> Bool {
         let clientID = snapshot.state.clientID
         return await connectLock.withLock(clientID) {
-            if self.sessions.session(for: clientID) != nil { return true }
+            if let existing = self.sessions.session(for: clientID) {
+                try? await existing.absorb(snapshot)
+                return true
+            }
             let session = SessionActor(snapshot: snapshot, services: self, actorSystem: self.actorSystem)
             self.sessions.register(session, for: clientID)
             _ = await self.indexSubscriptions(clientID, Array(snapshot.state.subscriptions.values))

@@ -2,6 +2,7 @@ import ClusterTransport
 import Distributed
 import Logging
 import MQTTCore
+import Synchronization
 
 /// The broker on one node: the composition of the session directory, the topic shards, the retained stores and
 /// the cluster routes, plus the policy. Connections call it through their `ConnectionPipeline`; sessions call back
@@ -27,6 +28,7 @@ public final class Broker: BrokerServices {
     /// Connections on this node attached to sessions that live on other nodes.
     let remoteAttachments = RemoteAttachments()
     let failovers = FailoverLog()
+    let health: Mutex<ClusterHealth>
     /// The data directory, when the node has one.
     public let store: DurableStore?
     let connectLock = KeyedLock<ClientID>()
@@ -46,6 +48,7 @@ public final class Broker: BrokerServices {
         self.policy = policy
         self.logger = logger
         self.startedAt = clock.now()
+        self.health = Mutex(ClusterHealth(local: actorSystem.node.name))
         let directory = sessions
         // Per-node singletons at well-known paths (`/topics/3`), so other nodes can address them.
         let shards = (0..<max(1, configuration.topicShards)).map { index in

@@ -194,6 +194,24 @@ public struct SessionState: Sendable, Codable {
     /// How many incoming QoS 2 messages wait for PUBREL (they count against the server's Receive Maximum).
     public var incomingQoS2Count: Int { awaitingRelease.count }
 
+    // MARK: Merging
+
+    /// Every message this session still has to deliver, in order: the unacknowledged in-flight ones the client has
+    /// not confirmed receiving (PUBREC not yet in), then the queue. What another copy of the session takes in when
+    /// two copies are merged after a partition.
+    public var pendingDeliveries: [SessionDelivery] {
+        var items: [SessionDelivery] = []
+        for id in inflightOrder[inflightOrderHead...] {
+            guard let entry = inflight[id], entry.phase != .awaitingPubComp else { continue }
+            let publish = entry.publish
+            let delivery = Delivery(
+                clientID: clientID, qos: publish.qos, subscriptionIdentifiers: publish.subscriptionIdentifiers,
+                retainAsPublished: publish.retain)
+            items.append(SessionDelivery(message: publish.message, delivery: delivery))
+        }
+        return items + queue.elements
+    }
+
     // MARK: Private
 
     private func makePublish(_ d: SessionDelivery, qos: MQTTQoS, packetID: PacketID?) -> OutgoingPublish {
