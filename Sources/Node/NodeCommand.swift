@@ -16,7 +16,7 @@ struct NodeCommand: AsyncParsableCommand {
         discussion: "Every option can also be set with an environment variable: STARLING_ followed by the option "
             + "name in upper case with _ for -, for example STARLING_MQTT_PORT=1884. A port of 0 turns that "
             + "listener off.",
-        subcommands: [GenSecretsCommand.self])
+        subcommands: [GenSecretsCommand.self, OwnerCommand.self])
 
     /// The options that take a value, for the environment fallback; keep in step with the properties below.
     static let valueOptions = [
@@ -163,7 +163,7 @@ enum NodeMain {
         }
         let given = Array(CommandLine.arguments.dropFirst())
         // A subcommand takes its own arguments only: the environment fills in the node's options.
-        if given.first == GenSecretsCommand.configuration.commandName {
+        if let first = given.first, [GenSecretsCommand.configuration.commandName, OwnerCommand.configuration.commandName].contains(first) {
             await NodeCommand.main(given)
             return
         }

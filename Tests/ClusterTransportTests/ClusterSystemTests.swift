@@ -59,6 +59,20 @@ struct ClusterSystemTests {
         }
     }
 
+    @Test("one-way calls run in the order sent, return without a reply, and a failing one reports nothing")
+    func oneWayCalls() async throws {
+        try await TestCluster.with(2) { systems in
+            let remote = try greeters(systems)[0][1]
+            for value in 0..<200 {
+                try await ClusterSystem.oneWay { try await remote.record(value) }
+            }
+            // A throwing target sent one-way: the caller gets no error back (no reply at all).
+            try await ClusterSystem.oneWay { try await remote.failUnlisted() }
+            // A normal call queues behind the one-way calls from this node (FIFO per recipient).
+            #expect(try await remote.recorded() == Array(0..<200))
+        }
+    }
+
     @Test("generic distributed functions with registered substitutions")
     func generics() async throws {
         try await TestCluster.with(2) { systems in

@@ -58,7 +58,7 @@ public distributed actor RetainedStoreActor {
     public distributed func rebalance() async {
         guard !shard.isEmpty else { return }
         let owners = Ownership.preferenceList(
-            for: Self.key(index), among: actorSystem.membership.ownershipCandidates
+            for: Self.key(index), among: actorSystem.ownershipCandidates
         ).prefix(2)
         let copied = await copyToOtherOwners(shard.records)
         // Stored elsewhere now. A copy left in this node's data directory is harmless: after a restart it is
@@ -70,7 +70,7 @@ public distributed actor RetainedStoreActor {
     @discardableResult
     private func copyToOtherOwners(_ records: [RetainedRecord]) async -> Bool {
         let system = actorSystem
-        let owners = Ownership.preferenceList(for: Self.key(index), among: system.membership.ownershipCandidates)
+        let owners = Ownership.preferenceList(for: Self.key(index), among: system.ownershipCandidates)
             .prefix(2).filter { $0 != system.node.name }
         var allAccepted = true
         for owner in owners {

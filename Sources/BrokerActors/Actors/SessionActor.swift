@@ -109,12 +109,15 @@ public distributed actor SessionActor {
         }
         guard !ended else { return }
         let now = services.clock.now()
+        // QoS 0 to a connected client goes straight out and changes nothing the replica holds.
+        let changesState = !state.isConnected
+            || items.contains { $0.message.qos != .atMostOnce && $0.delivery.qos != .atMostOnce }
         let droppedBefore = state.queue.dropped
         let outputs = state.deliver(items, now: now)
         if state.queue.dropped > droppedBefore {
             services.metrics.messagesDropped.add(state.queue.dropped - droppedBefore, ordering: .relaxed)
         }
-        let ticket = record(.delivered(items, now: now))
+        let ticket = changesState ? record(.delivered(items, now: now)) : nil
         await push(outputs)
         if let ticket, items.contains(where: { $0.message.qos != .atMostOnce && $0.delivery.qos != .atMostOnce }) {
             _ = await services.awaitReplicated(ticket)
@@ -199,9 +202,11 @@ public distributed actor SessionActor {
 
     // MARK: Internals
 
+    /// Writes to the client's connection, here or on another node: one-way, in order, without waiting for the
+    /// connection's node to answer.
     func push(_ outputs: [SessionOutput]) async {
         guard !outputs.isEmpty, let connection else { return }
-        try? await connection.deliver(outputs)
+        try? await ClusterSystem.oneWay { try await connection.deliver(outputs) }
     }
 
     func end() async {

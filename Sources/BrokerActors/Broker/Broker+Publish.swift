@@ -112,9 +112,14 @@ extension Broker {
             guard let id = actorSystem.wellKnownID(path: RouterActor.path, on: node) else {
                 throw RemoteCallError(.peerUnreachable, "\(node) is not a member")
             }
-            let counts = try await RouterActor.resolve(id: id, using: actorSystem).forward(items)
+            let router = try RouterActor.resolve(id: id, using: actorSystem)
             metrics.messagesForwarded.add(items.count, ordering: .relaxed)
-            return counts
+            if items.allSatisfy({ $0.message.qos == .atMostOnce }) {
+                // No PUBACK waits for QoS 0: sent one-way, still in order with what this publisher sends next.
+                try await ClusterSystem.oneWay { try await router.forwardOneWay(items) }
+                return items.map { _ in 1 }
+            }
+            return try await router.forward(items)
         } catch {
             metrics.forwardFailures.add(items.count, ordering: .relaxed)
             logger.warning("forwarding failed", metadata: ["cluster/peer": "\(node)", "error": "\(error)"])

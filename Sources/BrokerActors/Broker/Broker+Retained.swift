@@ -12,7 +12,7 @@ extension Broker {
     func retainedOwners(_ index: Int) -> [NodeName] {
         guard actorSystem.settings.listens else { return [actorSystem.node.name] }
         let owners = Ownership.preferenceList(
-            for: RetainedStoreActor.key(index), among: actorSystem.membership.ownershipCandidates)
+            for: RetainedStoreActor.key(index), among: actorSystem.ownershipCandidates)
         return owners.isEmpty ? [actorSystem.node.name] : Array(owners.prefix(2))
     }
 

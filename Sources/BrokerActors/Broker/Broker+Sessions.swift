@@ -8,7 +8,7 @@ extension Broker {
     public func replicaTarget(for clientID: ClientID) -> NodeName? {
         guard actorSystem.settings.listens else { return nil }
         let local = actorSystem.node.name
-        let candidates = actorSystem.membership.ownershipCandidates
+        let candidates = actorSystem.ownershipCandidates
         guard candidates.count > 1 else { return nil }
         return Ownership.preferenceList(for: Self.sessionKey(clientID), among: candidates).first { $0 != local }
     }

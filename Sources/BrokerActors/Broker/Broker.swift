@@ -177,7 +177,7 @@ public final class Broker: BrokerServices {
     /// The node that owns the client's session; nil when there is no up broker in the view (this node alone).
     func sessionOwner(of clientID: ClientID) -> NodeName? {
         guard actorSystem.settings.listens else { return nil }
-        return Ownership.primary(for: Self.sessionKey(clientID), among: actorSystem.membership.ownershipCandidates)
+        return Ownership.primary(for: Self.sessionKey(clientID), among: actorSystem.ownershipCandidates)
     }
 
     func ownsSession(of clientID: ClientID) -> Bool {

@@ -3,6 +3,9 @@ import NIOCore
 /// A call frame's payload: call ID, deadline (milliseconds left when sent, so clocks need not agree), recipient,
 /// target, generic substitutions, then the arguments to the end. Strings are u16-length-prefixed UTF-8.
 struct CallEnvelope {
+    /// The call ID of a one-way call: the callee sends no reply.
+    static let oneWayID: UInt64 = 0
+
     var callID: UInt64
     var timeoutMillis: UInt32
     var recipient: ClusterActorID

@@ -7,8 +7,13 @@ extension ClusterSystem {
     /// (caller, recipient). `reply` is called exactly once, unless the caller's deadline passed before the call
     /// could start (the caller has given up by then).
     func dispatch(
-        _ call: CallEnvelope, from source: NodeName, reply: @escaping @Sendable (UInt64, CallOutcome) -> Void
+        _ call: CallEnvelope, from source: NodeName, reply answer: @escaping @Sendable (UInt64, CallOutcome) -> Void
     ) {
+        // A one-way call (ID 0) gets no reply, not even an error.
+        let oneWay = call.callID == CallEnvelope.oneWayID
+        let reply: @Sendable (UInt64, CallOutcome) -> Void = { id, outcome in
+            if !oneWay { answer(id, outcome) }
+        }
         let recipient: any DistributedActor
         switch locate(call.recipient) {
         case .success(let actor): recipient = actor

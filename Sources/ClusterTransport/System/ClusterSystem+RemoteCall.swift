@@ -9,6 +9,17 @@ extension ClusterSystem {
 
     @TaskLocal static var callTimeout: Duration?
 
+    /// Makes the `Void` distributed calls inside `body` one-way: each is sent (in order, since the caller waits
+    /// until its frame is queued) and returns at once; the callee runs it and sends no reply, so the caller never
+    /// learns whether it ran. For pushes where order matters and an answer does not (a session writing to its
+    /// client's connection). A call that returns a value ignores this. Fails at once only when the peer is not
+    /// reachable at all.
+    public static func oneWay<T>(_ body: () async throws -> T) async rethrows -> T {
+        try await $isOneWay.withValue(true, operation: body)
+    }
+
+    @TaskLocal static var isOneWay = false
+
     public func remoteCall<Act, Err, Res>(
         on actor: Act, target: RemoteCallTarget, invocation: inout ClusterInvocationEncoder, throwing: Err.Type,
         returning: Res.Type
@@ -34,6 +45,7 @@ extension ClusterSystem {
     public func remoteCallVoid<Act, Err>(
         on actor: Act, target: RemoteCallTarget, invocation: inout ClusterInvocationEncoder, throwing: Err.Type
     ) async throws where Act: DistributedActor, Act.ID == ClusterActorID, Err: Error {
+        if Self.isOneWay { return try send(actor.id, target: target.identifier, invocation) }
         switch try await call(actor.id, target: target.identifier, invocation) {
         case .void, .value:
             return
@@ -95,6 +107,22 @@ extension ClusterSystem {
     }
 
     static let maxRedirects = 6
+
+    /// Sends a one-way call (no reply) to the node where `id` lives now.
+    private func send(_ id: ClusterActorID, target: String, _ invocation: ClusterInvocationEncoder) throws {
+        let destination = try destination(of: id, redirect: nil)
+        let timeout = Self.callTimeout ?? settings.callTimeout
+        let envelope = CallEnvelope(
+            callID: CallEnvelope.oneWayID, timeoutMillis: UInt32(clamping: timeout.timeAmount.nanoseconds / 1_000_000),
+            recipient: id, target: target, substitutions: invocation.substitutions, arguments: invocation.arguments)
+        if destination == node.name {
+            dispatch(envelope, from: node.name) { _, _ in }
+        } else {
+            var payload = ByteBuffer()
+            envelope.encode(into: &payload)
+            try transport.send(ClusterFrame(kind: .call, payload: payload), to: destination, incarnation: id.node)
+        }
+    }
 
     /// Returns when the membership epoch passes `epoch`, or after `limit`.
     private func awaitViewChange(after epoch: UInt64, atMost limit: Duration) async {

@@ -95,6 +95,9 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
         return transport.membership.snapshot.member(named: name).map { ClusterActorID(node: $0.id, path: path) }
     }
 
+    /// The up brokers of the current view as ownership candidates (cached per view).
+    public var ownershipCandidates: [OwnershipCandidate] { transport.membership.candidates }
+
     /// The key's owner by rendezvous hashing over the up brokers of the current view; nil when there is none.
     public func owner(of key: ActorKey) -> NodeName? {
         Ownership.primary(for: key.rawValue, among: transport.membership.candidates)

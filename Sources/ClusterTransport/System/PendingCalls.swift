@@ -19,7 +19,7 @@ final class PendingCalls: Sendable {
 
     func makeID() -> UInt64 {
         state.withLock { s in
-            defer { s.nextID &+= 1 }
+            defer { s.nextID = s.nextID == .max ? 1 : s.nextID + 1 }  // never 0: that is a one-way call
             return s.nextID
         }
     }
