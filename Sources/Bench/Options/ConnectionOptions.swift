@@ -1,4 +1,5 @@
 import ArgumentParser
+import ClusterTransport
 import MQTTClient
 import MQTTCore
 
@@ -46,6 +47,21 @@ struct ConnectionOptions: ParsableArguments {
     @Option(help: "Client identifier prefix; the process id and a role/index are appended.")
     var clientPrefix = "bench"
 
+    @Option(
+        name: .customLong("cluster-nodes"),
+        help: "Starling cluster nodes as NAME[:WEIGHT], comma-separated, for --pub-owner/--sub-owner.")
+    var clusterNodes: String?
+
+    @Option(
+        name: .customLong("pub-owner"),
+        help: "Give publishers client IDs whose sessions the named node owns (needs --cluster-nodes).")
+    var pubOwner: String?
+
+    @Option(
+        name: .customLong("sub-owner"),
+        help: "Give subscribers client IDs whose sessions the named node owns (needs --cluster-nodes), as the gateway would place them.")
+    var subOwner: String?
+
     func validate() throws {
         for host in [host, pubHost, subHost].compactMap({ $0 }) {
             guard LoopbackAddress.isLoopback(host) else {
@@ -61,6 +77,38 @@ struct ConnectionOptions: ParsableArguments {
         guard (0...65535).contains(keepAlive) else { throw ValidationError("--keep-alive must be 0...65535") }
         guard connectConcurrency > 0 else { throw ValidationError("--connect-concurrency must be positive") }
         if let threads, threads <= 0 { throw ValidationError("--threads must be positive") }
+        if pubOwner != nil || subOwner != nil {
+            let names = try candidates().map(\.name)
+            for owner in [pubOwner, subOwner].compactMap({ $0 }) where !names.contains(where: { $0.rawValue == owner }) {
+                throw ValidationError("--pub-owner/--sub-owner \(owner) is not in --cluster-nodes")
+            }
+        }
+    }
+
+    /// The cluster's nodes from `--cluster-nodes`, as ownership candidates.
+    func candidates() throws -> [OwnershipCandidate] {
+        let entries = (clusterNodes ?? "").split(separator: ",").map(String.init)
+        guard !entries.isEmpty else { throw ValidationError("--cluster-nodes is needed with --pub-owner/--sub-owner") }
+        return try entries.map { entry in
+            let parts = entry.split(separator: ":", maxSplits: 1).map(String.init)
+            guard let name = NodeName(parts[0]), let weight = parts.count == 2 ? Double(parts[1]) : 1, weight > 0 else {
+                throw ValidationError("--cluster-nodes: bad entry \(entry)")
+            }
+            return OwnershipCandidate(name: name, weight: weight)
+        }
+    }
+
+    /// The client ID of connection `index` in `role`: with an owner for the role, the first `-<k>` suffix whose
+    /// session that node owns.
+    private func clientIDText(role: Role, index: Int) -> String {
+        let base = "\(clientPrefix)-\(processID)-\(role.rawValue)-\(index)"
+        let owner = role == .pub ? pubOwner : role == .sub ? subOwner : nil
+        guard let owner, let candidates = try? candidates() else { return base }
+        for k in 0..<100_000 {
+            let id = "\(base)-\(k)"
+            if Ownership.primary(for: "session/\(id)", among: candidates)?.rawValue == owner { return id }
+        }
+        return base
     }
 
     var sourceAddresses: [String] {
@@ -78,7 +126,7 @@ struct ConnectionOptions: ParsableArguments {
             case .conn: (self.host, self.port)
             }
         let sources = sourceAddresses
-        let clientID = try? ClientID(validating: "\(clientPrefix)-\(processID)-\(role.rawValue)-\(index)")
+        let clientID = try? ClientID(validating: clientIDText(role: role, index: index))
         return MQTTClientConfiguration(
             host: LoopbackAddress.numeric(host), port: port, version: version.value, clientID: clientID,
             cleanStart: true, keepAlive: .seconds(keepAlive),

@@ -36,11 +36,6 @@ public distributed actor RouterActor {
         await shards.route(items)
     }
 
-    /// QoS 0 messages published on another node, sent one-way (no PUBACK depends on them).
-    public distributed func forwardOneWay(_ items: [RoutedMessage]) async {
-        _ = await shards.route(items)
-    }
-
     /// Messages whose forwarding to `lost` failed (it went down): once this node has promoted its replicas of
     /// `lost`'s sessions, they are delivered to those sessions only. Returns, per message, the sessions reached.
     public distributed func forwardAfterFailover(_ items: [RoutedMessage], lost: NodeName) async -> [Int] {

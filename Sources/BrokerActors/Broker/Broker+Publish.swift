@@ -114,11 +114,8 @@ extension Broker {
             }
             let router = try RouterActor.resolve(id: id, using: actorSystem)
             metrics.messagesForwarded.add(items.count, ordering: .relaxed)
-            if items.allSatisfy({ $0.message.qos == .atMostOnce }) {
-                // No PUBACK waits for QoS 0: sent one-way, still in order with what this publisher sends next.
-                try await ClusterSystem.oneWay { try await router.forwardOneWay(items) }
-                return items.map { _ in 1 }
-            }
+            // Awaited even for QoS 0: the answer paces the publisher to what the other node delivers (a one-way
+            // forward let a fast QoS 0 publisher flood the other node, which then dropped most of it).
             return try await router.forward(items)
         } catch {
             metrics.forwardFailures.add(items.count, ordering: .relaxed)

@@ -1,3 +1,4 @@
+import ClusterTransport
 import MQTTCore
 import Synchronization
 
@@ -119,12 +120,13 @@ public final class ConnectionPipeline: Sendable {
                 guard let session else { return }
                 let codes = await broker.unsubscribe(session, packet)
                 answers.append(.unsubscribed(packet.packetID, codes))
+            // Acknowledgements need no answer: one-way to a session on another node, still in order.
             case .pubAck(let id):
-                try? await session?.pubAck(id)
+                try? await ClusterSystem.oneWay { try await session?.pubAck(id) }
             case .pubRec(let id, let code):
-                try? await session?.pubRec(id, reasonCode: code)
+                try? await ClusterSystem.oneWay { try await session?.pubRec(id, reasonCode: code) }
             case .pubComp(let id):
-                try? await session?.pubComp(id)
+                try? await ClusterSystem.oneWay { try await session?.pubComp(id) }
             case .pubRel(let id):
                 let found = (try? await session?.releaseQoS2(id)) ?? false
                 answers.append(.released(id, found: found))

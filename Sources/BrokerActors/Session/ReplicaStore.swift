@@ -43,15 +43,15 @@ public struct ReplicaStore: Sendable {
             case .snapshot(let snapshot):
                 entries[update.clientID] = Entry(snapshot: snapshot, sequence: update.sequence, primary: primary)
             case .events(let events):
-                guard var entry = entries[update.clientID], entry.primary == primary,
-                    entry.sequence + UInt64(events.count) == update.sequence
+                guard entries[update.clientID]?.primary == primary,
+                    let sequence = entries[update.clientID]?.sequence, sequence + UInt64(events.count) == update.sequence
                 else {
                     if !resync.contains(update.clientID) { resync.append(update.clientID) }
                     continue
                 }
-                for event in events { entry.snapshot.apply(event) }
-                entry.sequence = update.sequence
-                entries[update.clientID] = entry
+                // In place: a copy of the entry would copy the session's whole queue on every event.
+                for event in events { entries[update.clientID]!.snapshot.apply(event) }
+                entries[update.clientID]!.sequence = update.sequence
             case .drop:
                 if entries[update.clientID]?.primary.name == primary.name { entries[update.clientID] = nil }
             }
