@@ -22,24 +22,26 @@ public struct RestoredState: Sendable {
 
     public init() {}
 
-    /// Folds one record in. Events apply in sequence order on top of their session's snapshot; an event the
-    /// snapshot already holds (a log written while the snapshot was taken) is skipped.
+    /// Folds one record in, in file order (the snapshot file, then the logs).
+    ///
+    /// A `.session` record replaces what is held: in a log it was written when the session was (re)stored, and
+    /// every event after it follows it in the log. An event applies when it is the next one of its session; one the
+    /// held state already includes (a snapshot taken while the log was being written) is skipped; one after a gap,
+    /// or without a snapshot, is skipped and counted.
     public mutating func apply(_ record: DurableRecord) {
         switch record {
         case .generation:
             break
         case .session(let clientID, let sequence, let snapshot):
-            if let current = sessions[clientID], current.sequence > sequence { return }
             sessions[clientID] = (sequence, snapshot)
         case .event(let clientID, let sequence, let event):
-            guard var current = sessions[clientID] else {
+            guard let current = sessions[clientID]?.sequence, sequence == current + 1 else {
+                if let current = sessions[clientID]?.sequence, sequence <= current { return }
                 skippedEvents += 1
                 return
             }
-            guard sequence > current.sequence else { return }
-            current.snapshot.apply(event)
-            current.sequence = sequence
-            sessions[clientID] = current
+            sessions[clientID]!.snapshot.apply(event)
+            sessions[clientID]!.sequence = sequence
         case .sessionEnded(let clientID):
             sessions[clientID] = nil
         case .retained(let shard, let record):
