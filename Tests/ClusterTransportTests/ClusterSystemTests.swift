@@ -73,6 +73,27 @@ struct ClusterSystemTests {
         }
     }
 
+    @Test("calls to an UnorderedCallRecipient from one node run concurrently, not behind each other")
+    func unorderedRecipient() async throws {
+        try await TestCluster.with(2) { systems in
+            let path = ActorPath("/gate")!
+            _ = systems[1].makeWellKnown(path: path) { Gate(actorSystem: systems[1]) }
+            let gate = try Gate.resolve(id: #require(systems[0].wellKnownID(path: path, on: systems[1].node.name)), using: systems[0])
+            let waiting = Task { try await gate.wait() }
+            // In a FIFO inbox these calls would queue behind `wait()`, which never returns without `open()`: they
+            // would time out.
+            try await ClusterSystem.withCallTimeout(.seconds(2)) {
+                var held = 0
+                for _ in 0..<10_000 where held == 0 {
+                    held = try await gate.waiterCount()
+                }
+                #expect(held == 1)
+                try await gate.open()
+            }
+            try await waiting.value
+        }
+    }
+
     @Test("generic distributed functions with registered substitutions")
     func generics() async throws {
         try await TestCluster.with(2) { systems in

@@ -4,7 +4,7 @@ import MQTTCore
 
 /// The node's retained shards as one address (`/retainer`), so that a wildcard subscribe asks each node once for
 /// all the shards it serves, not once per shard.
-public distributed actor RetainerActor {
+public distributed actor RetainerActor: UnorderedCallRecipient {
     public typealias ActorSystem = BrokerActorSystem
 
     static let path = ActorPath("/retainer")!

@@ -5,7 +5,11 @@ import MQTTCore
 /// The node's end of cluster routing, at the well-known path `/routes`: other nodes send it the changes of their
 /// filters, and the messages that match subscribers here. A forwarded batch is answered once every matching local
 /// session has accepted its messages, so forwarding is acknowledged end to end.
-public distributed actor RouterActor {
+///
+/// Its calls run concurrently (`UnorderedCallRecipient`): a forward waits for sessions and their replicas, and in a
+/// FIFO inbox every publisher of the calling node would wait behind it. Order needs no inbox here: a publisher sends
+/// its next batch only after the answer to the previous one, and `RouteAnnouncer` sends one change set at a time.
+public distributed actor RouterActor: UnorderedCallRecipient {
     public typealias ActorSystem = BrokerActorSystem
 
     static let path = ActorPath("/routes")!

@@ -4,7 +4,7 @@ import MQTTCore
 
 /// The node's session directory as other nodes see it, at the well-known path `/sessions`: a client connected to
 /// another node attaches here to the session this node owns (by rendezvous hashing of `session/<clientID>`).
-public distributed actor SessionHostActor {
+public distributed actor SessionHostActor: UnorderedCallRecipient {
     public typealias ActorSystem = BrokerActorSystem
 
     static let path = ActorPath("/sessions")!

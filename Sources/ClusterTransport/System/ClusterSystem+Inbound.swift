@@ -35,7 +35,7 @@ extension ClusterSystem {
         let resolved = substitutions
         let deadline = NIODeadline.now() + .milliseconds(Int64(call.timeoutMillis))
         let types = self.types
-        inboxes.submit(.init(source: source, recipient: call.recipient)) {
+        let job: InboxTable.Job = {
             guard NIODeadline.now() < deadline else { return }
             var binaryDecoder = BinaryDecoder()
             binaryDecoder.userInfo[.actorSystemKey] = self
@@ -50,6 +50,11 @@ extension ClusterSystem {
             } catch {
                 reply(call.callID, ClusterResultHandler.outcome(of: error, types: types))
             }
+        }
+        if recipient is any UnorderedCallRecipient {
+            Task { await job() }
+        } else {
+            inboxes.submit(.init(source: source, recipient: call.recipient), job)
         }
     }
 
@@ -73,3 +78,8 @@ extension ClusterSystem {
         }
     }
 }
+
+/// A distributed actor whose calls from another node may run concurrently instead of one after another: the system
+/// then starts each inbound call at once, without the FIFO inbox of its caller. For actors whose callers order
+/// what matters themselves (each waits for one call's answer before sending the next that must follow it).
+public protocol UnorderedCallRecipient: DistributedActor {}

@@ -83,3 +83,25 @@ struct CounterReading: Codable, Sendable, Equatable {
     var node: String
     var value: Int
 }
+
+/// An actor whose calls run concurrently: `wait()` returns only once `open()` has been called, which in a FIFO
+/// inbox (behind the waiting call) could never happen.
+distributed actor Gate: UnorderedCallRecipient {
+    typealias ActorSystem = ClusterSystem
+
+    private var opened = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    distributed func wait() async {
+        if opened { return }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    distributed func waiterCount() -> Int { waiters.count }
+
+    distributed func open() {
+        opened = true
+        for waiter in waiters { waiter.resume() }
+        waiters.removeAll()
+    }
+}
