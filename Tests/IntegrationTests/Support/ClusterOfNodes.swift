@@ -71,9 +71,11 @@ final class ClusterOfNodes: Sendable {
         }
     }
 
+    /// A node's flags; `{name}` in an extra argument becomes the node's short name (`n1`), for per-node paths.
     private static func arguments(name: String, port: Int, seeds: [Int], extra: [String]) -> [String] {
-        ["--name", name, "--cluster-port", String(port), "--cookie", cookie]
-            + seeds.flatMap { ["--seed", "127.0.0.1:\($0)"] } + extra
+        let short = String(name.prefix { $0 != "@" })
+        return ["--name", name, "--cluster-port", String(port), "--cookie", cookie]
+            + seeds.flatMap { ["--seed", "127.0.0.1:\($0)"] } + extra.map { $0.replacingOccurrences(of: "{name}", with: short) }
     }
 
     // MARK: Membership in the logs
@@ -151,6 +153,20 @@ final class ClusterOfNodes: Sendable {
             Self.arguments(name: names[index], port: clusterPorts[index], seeds: seeds, extra: extraArguments))
         processes.withLock { $0[index] = node }
         killed.withLock { _ = $0.remove(index) }
+        try await waitUntilFormed(within: timeout)
+    }
+
+    /// Kills every node (SIGKILL), then starts them all again with the same names, cluster ports and flags, each
+    /// seeded by all the others, and waits until they have formed the cluster again (a whole-cluster restart).
+    func restartAll(within timeout: Duration = .seconds(30)) async throws {
+        for index in names.indices where self[index].isRunning { await kill(index) }
+        for index in names.indices {
+            let seeds = clusterPorts.indices.filter { $0 != index }.map { clusterPorts[$0] }
+            let node = try await NodeProcess.start(
+                Self.arguments(name: names[index], port: clusterPorts[index], seeds: seeds, extra: extraArguments))
+            processes.withLock { $0[index] = node }
+            killed.withLock { _ = $0.remove(index) }
+        }
         try await waitUntilFormed(within: timeout)
     }
 
