@@ -17,12 +17,22 @@ public distributed actor RouterActor: UnorderedCallRecipient {
     private let routes: ClusterRoutes
     private let shards: ShardRouter
     private let failovers: FailoverLog
+    private let announcer: RouteAnnouncer
 
-    init(routes: ClusterRoutes, shards: ShardRouter, failovers: FailoverLog, actorSystem: ActorSystem) {
+    init(
+        routes: ClusterRoutes, shards: ShardRouter, failovers: FailoverLog, announcer: RouteAnnouncer,
+        actorSystem: ActorSystem
+    ) {
         self.actorSystem = actorSystem
         self.routes = routes
         self.shards = shards
         self.failovers = failovers
+        self.announcer = announcer
+    }
+
+    /// `node` has no routes of this node (it saw this node down, or restarted): this node sends it all of them.
+    public distributed func requestSynchronisation(from node: NodeID) async {
+        await announcer.resync(node)
     }
 
     /// Changes of `node`'s filters after its version `base`; false asks for a full synchronisation.

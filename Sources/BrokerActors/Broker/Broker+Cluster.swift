@@ -14,14 +14,15 @@ extension Broker {
         for member in actorSystem.membership.upBrokers { await announcer.peerUp(member.id) }
         for await event in events {
             guard !Task.isCancelled else { return }
-            await memberChanged(event.member)
+            guard case .changed(let member, let previous) = event else { continue }
+            await memberChanged(member, previous: previous)
         }
     }
 
     /// True when this node sees no more than half of the cluster's brokers up (see `ClusterHealth`).
     public var isPartitioned: Bool { health.withLock { $0.isPartitioned } }
 
-    func memberChanged(_ member: Member) async {
+    func memberChanged(_ member: Member, previous: MemberStatus?) async {
         guard member.id.name != actorSystem.node.name else { return }
         let (changed, view) = health.withLock { health in (health.observe(member), health) }
         if changed {
@@ -37,6 +38,7 @@ extension Broker {
             failovers.reset(member.id.name)
             sessions.forgetAdopted(from: member.id.name.rawValue)
             await announcer.peerUp(member.id)
+            if previous != .up { await requestRoutes(from: member) }
             await rebalanceSessions(down: nil)
             await rebalanceRetained()
         case .down, .removed:
@@ -51,6 +53,15 @@ extension Broker {
         default:
             break
         }
+    }
+
+    /// Asks a broker that (re)appeared for all its routes: this node dropped them when it saw it down, and it may
+    /// never have noticed (a stall, a partition it was on the other side of).
+    private func requestRoutes(from member: Member) async {
+        guard let id = actorSystem.wellKnownID(path: RouterActor.path, on: member.id.name), id.node == member.id,
+            let router = try? RouterActor.resolve(id: id, using: actorSystem)
+        else { return }
+        try? await ClusterSystem.oneWay { try await router.requestSynchronisation(from: actorSystem.node) }
     }
 
     private func closeAttachments(to owner: NodeName) async {

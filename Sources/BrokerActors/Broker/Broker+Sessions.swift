@@ -42,6 +42,8 @@ extension Broker {
         return await connectLock.withLock(clientID) {
             if let existing = self.sessions.session(for: clientID) {
                 try? await existing.absorb(snapshot)
+                self.metrics.sessionsMerged.add(1, ordering: .relaxed)
+                self.logger.info("merged two copies of a session", metadata: ["mqtt/client_id": "\(clientID)"])
                 return true
             }
             let session = SessionActor(snapshot: snapshot, services: self, actorSystem: self.actorSystem)

@@ -75,8 +75,10 @@ public final class Broker: BrokerServices {
         }
         let shardRouter = self.shardRouter
         let failovers = self.failovers
+        let announcer = self.announcer
         _ = actorSystem.makeWellKnown(path: RouterActor.path) {
-            RouterActor(routes: routes, shards: shardRouter, failovers: failovers, actorSystem: actorSystem)
+            RouterActor(
+                routes: routes, shards: shardRouter, failovers: failovers, announcer: announcer, actorSystem: actorSystem)
         }
         _ = actorSystem.makeWellKnown(path: SessionHostActor.path) {
             SessionHostActor(broker: self, actorSystem: actorSystem)

@@ -16,6 +16,8 @@ public final class BrokerMetrics: Sendable {
     public let replicationFailures = Atomic<Int>(0)
     /// Sessions started here from a replica or a handover.
     public let sessionsAdopted = Atomic<Int>(0)
+    /// Sessions that arrived while a copy already ran here (after a partition): merged into it.
+    public let sessionsMerged = Atomic<Int>(0)
     /// Messages redelivered to promoted sessions after forwarding to a failed node.
     public let messagesRedelivered = Atomic<Int>(0)
 

@@ -49,6 +49,15 @@ actor RouteAnnouncer {
         kick(id.name)
     }
 
+    /// A peer asks for a full synchronisation (it dropped this node's routes while it thought this node was down,
+    /// which this node may never have noticed).
+    func resync(_ id: NodeID) {
+        guard id.name != system.node.name else { return }
+        guard peers[id.name]?.id == id else { return peerUp(id) }
+        peers[id.name]?.needsSync = true
+        kick(id.name)
+    }
+
     /// A node is down or gone: stop sending to it and release whoever waits for it.
     func peerGone(_ name: NodeName) {
         guard let peer = peers.removeValue(forKey: name) else { return }
