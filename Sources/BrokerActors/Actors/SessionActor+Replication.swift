@@ -75,7 +75,7 @@ extension SessionActor {
     /// After a membership change: a session this node no longer owns is handed to its owner; one whose replica
     /// moved sends the new replica a snapshot.
     public distributed func checkPlacement(owner: NodeName?) async {
-        guard !ended, movedTo == nil else { return }
+        guard !ended, movedTo == nil, !handingOver else { return }
         if let owner, owner != actorSystem.node.name {
             await handOver(to: owner)
         } else if services.replicaTarget(for: state.clientID) != replica {
@@ -98,8 +98,14 @@ extension SessionActor {
             return
         }
         let snapshot = snapshot()
-        guard await services.adopt(snapshot, on: owner) else { return }  // retried at the next membership change
-        movedTo = owner
+        handingOver = true
+        let adopted = await services.adopt(snapshot, on: owner)
+        if adopted { movedTo = owner }
+        handingOver = false
+        let waiters = handoverWaiters
+        handoverWaiters.removeAll()
+        for waiter in waiters { waiter.resume() }
+        guard adopted else { return }  // retried at the next membership change
         cancelTimer()
         if let connection {
             self.connection = nil
@@ -138,8 +144,16 @@ extension SessionActor {
         }
     }
 
+    /// Waits while a handover is in flight (see `handingOver`).
+    func untilHandedOver() async {
+        while handingOver {
+            await withCheckedContinuation { handoverWaiters.append($0) }
+        }
+    }
+
     /// A node went down: if the attached connection was there, it is lost.
     public distributed func connectionNodeDown(_ node: NodeName) async {
+        await untilHandedOver()
         guard let connection, connection.id.node?.name == node else { return }
         await connectionEnded(publishWill: true, expiryOverride: nil)
     }
@@ -149,6 +163,7 @@ extension SessionActor {
     /// hold arrives twice; none is lost). This copy's connection, will and expiry stay. The other copy is dropped
     /// by its node, so nothing stays duplicated.
     public distributed func absorb(_ other: SessionSnapshot) async {
+        await untilHandedOver()
         guard !ended, movedTo == nil else { return }
         let missing = other.state.subscriptions.filter { state.subscriptions[$0.key] == nil }.map(\.value)
         if !missing.isEmpty { _ = await subscribe(missing) }

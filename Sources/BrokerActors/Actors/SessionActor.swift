@@ -23,6 +23,10 @@ public distributed actor SessionActor {
     var movedTo: NodeName?
     /// Whether the data directory holds this session (a snapshot, then its events).
     var persisted = false
+    /// Set while the session's snapshot is on its way to a new owner: every call that would change the state waits
+    /// (a change made meanwhile would not be in the snapshot, and this copy is dropped after).
+    var handingOver = false
+    var handoverWaiters: [CheckedContinuation<Void, Never>] = []
 
     public init(state: SessionState, services: any BrokerServices, actorSystem: ActorSystem) {
         self.actorSystem = actorSystem
@@ -45,6 +49,7 @@ public distributed actor SessionActor {
     public distributed func attach(
         connection newConnection: ConnectionActor, receiveMaximum: Int, expiryInterval: UInt32, will: WillMessage?
     ) async -> [SessionOutput]? {
+        await untilHandedOver()
         guard !ended, movedTo == nil else { return nil }
         let now = services.clock.now()
         if let old = connection, old.id != newConnection.id {
@@ -68,6 +73,7 @@ public distributed actor SessionActor {
     /// The connection went away. `publishWill` is false after a normal DISCONNECT (the will is deleted
     /// [MQTT-3.1.2-8]); `expiryOverride` is the Session Expiry Interval sent in DISCONNECT.
     public distributed func detach(connection gone: ConnectionActor, publishWill: Bool, expiryOverride: UInt32?) async {
+        await untilHandedOver()
         guard connection?.id == gone.id else { return }  // an old connection after a takeover
         await connectionEnded(publishWill: publishWill, expiryOverride: expiryOverride)
     }
@@ -103,6 +109,7 @@ public distributed actor SessionActor {
 
     /// Messages routed to this session. Returns once the replica holds those of QoS 1 and 2.
     public distributed func deliver(_ items: [SessionDelivery]) async {
+        await untilHandedOver()
         if let movedTo {
             await services.passOn(items, to: movedTo, clientID: state.clientID)
             return
@@ -125,6 +132,8 @@ public distributed actor SessionActor {
     }
 
     public distributed func pubAck(_ id: PacketID) async {
+        await untilHandedOver()
+        guard movedTo == nil else { return }
         let now = services.clock.now()
         let outputs = state.pubAck(id, now: now)
         record(.pubAck(id, now: now))
@@ -132,6 +141,8 @@ public distributed actor SessionActor {
     }
 
     public distributed func pubRec(_ id: PacketID, reasonCode: MQTTReasonCode) async {
+        await untilHandedOver()
+        guard movedTo == nil else { return }
         let now = services.clock.now()
         let outputs = state.pubRec(id, reasonCode: reasonCode, now: now)
         record(.pubRec(id, reasonCode, now: now))
@@ -139,6 +150,8 @@ public distributed actor SessionActor {
     }
 
     public distributed func pubComp(_ id: PacketID) async {
+        await untilHandedOver()
+        guard movedTo == nil else { return }
         let now = services.clock.now()
         let outputs = state.pubComp(id, now: now)
         record(.pubComp(id, now: now))
@@ -148,12 +161,14 @@ public distributed actor SessionActor {
     /// An incoming QoS 2 PUBLISH; true when it is new. Returns once the replica knows it (exactly once holds
     /// across a failover).
     public distributed func receiveQoS2(_ id: PacketID) async -> Bool {
+        await untilHandedOver()
         let isNew = state.receiveQoS2(id)
         if isNew, let ticket = record(.receivedQoS2(id)) { _ = await services.awaitReplicated(ticket) }
         return isNew
     }
 
-    public distributed func releaseQoS2(_ id: PacketID) -> Bool {
+    public distributed func releaseQoS2(_ id: PacketID) async -> Bool {
+        await untilHandedOver()
         let found = state.releaseQoS2(id)
         if found { record(.releasedQoS2(id)) }
         return found
@@ -162,7 +177,8 @@ public distributed actor SessionActor {
     /// Adds (or replaces) subscriptions and indexes them on this node; returns, per subscription, whether it is
     /// new (Retain Handling 1 needs that). Returns once the routes are known cluster-wide.
     public distributed func subscribe(_ subscriptions: [StoredSubscription]) async -> [Bool] {
-        guard !ended else { return subscriptions.map { _ in false } }
+        await untilHandedOver()
+        guard !ended, movedTo == nil else { return subscriptions.map { _ in false } }
         for sub in subscriptions { state.subscriptions[sub.filter.rawValue] = sub }
         let ticket = record(.subscribed(subscriptions))
         let isNew = await services.indexSubscriptions(state.clientID, subscriptions)
@@ -172,6 +188,8 @@ public distributed actor SessionActor {
 
     /// Removes subscriptions; returns which of them existed.
     public distributed func unsubscribe(_ filters: [TopicFilter]) async -> [Bool] {
+        await untilHandedOver()
+        guard movedTo == nil else { return filters.map { _ in false } }
         let existed = filters.map { state.subscriptions.removeValue(forKey: $0.rawValue) != nil }
         let removed = zip(filters, existed).filter(\.1).map(\.0)
         if !removed.isEmpty {
@@ -187,6 +205,7 @@ public distributed actor SessionActor {
     /// Ends the session now (a clean-start CONNECT replaced it): the old connection is told 0x8E, and a pending
     /// will is published because the session ends [MQTT-3.1.2-8].
     public distributed func discard() async {
+        await untilHandedOver()
         let now = services.clock.now()
         if let old = connection {
             connection = nil

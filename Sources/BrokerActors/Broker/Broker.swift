@@ -134,9 +134,14 @@ public final class Broker: BrokerServices {
         }
     }
 
-    /// Attaches to the client's session on this node (the caller has checked ownership).
+    /// Attaches to the client's session on this node (the caller has checked ownership). While a broker is down
+    /// whose sessions this node has not finished taking over, it waits for that first (at most 5 s): the client's
+    /// session may be one of them, and a fresh session would answer Session Present 0.
     func connectLocally(_ request: ConnectRequest, connection: ConnectionActor) async -> ConnectOutcome {
-        await connectLock.withLock(request.clientID) {
+        for member in actorSystem.membership.members where member.role == .broker && member.status == .down {
+            _ = await failovers.wait(for: member.id.name, within: .seconds(5))
+        }
+        return await connectLock.withLock(request.clientID) {
             await self.attachSession(request, connection: connection)
         }
     }
