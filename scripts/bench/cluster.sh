@@ -8,7 +8,8 @@
 #   scripts/bench/cluster.sh pairs --count 10 --qos 1 --duration 10
 #
 # Environment: RUNS=3, PAUSE=1, NODE=<Node binary> (default .build-bench/release/Node), BENCH, MOSQUITTO, OUT=<dir>
-# (keep raw results and logs), NODE_ARGS (extra flags for every Node).
+# (keep raw results and logs), NODE_ARGS (extra flags for every Node), PLACEMENT=owner (default: each client's
+# session lives on the node it connects to, as behind the gateway) or any.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -59,43 +60,33 @@ until [ "$(grep -c 'cluster/status=up ' "$work/n1.log" || true)" -ge 2 ]; do
     sleep 0.2
 done
 
+# Clients get IDs whose sessions live on the node they connect to, as the gateway would place them
+# (PLACEMENT=any: plain IDs, so about two thirds of the subscribers talk to a session on another node).
+placement=""
+if [ "${PLACEMENT:-owner}" = owner ]; then
+    placement="--cluster-nodes n1@127.0.0.1,n2@127.0.0.1,n3@127.0.0.1 --pub-owner n1@127.0.0.1 --sub-owner n2@127.0.0.1"
+fi
+
 brokers=(mosquitto single cluster)
 declare -A where=(
     [mosquitto]="--host 127.0.0.1 --port $mosquitto_port"
     [single]="--host 127.0.0.1 --port $single_port"
-    [cluster]="--pub-host 127.0.0.1 --pub-port ${mqtt[1]} --sub-host 127.0.0.1 --sub-port ${mqtt[2]}"
+    [cluster]="--pub-host 127.0.0.1 --pub-port ${mqtt[1]} --sub-host 127.0.0.1 --sub-port ${mqtt[2]} $placement"
 )
 
 echo "Bench $scenario $*  ($runs runs per broker, alternating)" >&2
 for broker in "${brokers[@]}"; do : >"$work/$broker.jsonl"; done
 for run in $(seq "$runs"); do
     for broker in "${brokers[@]}"; do
-        log="$work/$broker-$run.log"
         # shellcheck disable=SC2086
-        if ! "$bench" "$scenario" ${where[$broker]} --json --client-prefix "b$run$broker" "$@" >"$log" 2>&1; then
-            echo "run $run on $broker failed:" >&2
-            tail -5 "$log" >&2
-        fi
-        line=$(grep '^RESULT ' "$log" | tail -n 1 | cut -d' ' -f2-)
-        if [ -n "$line" ]; then
-            echo "$line" >>"$work/$broker.jsonl"
-            echo "  run $run $broker: $(jq -r '"\(.msgs_per_sec) msg/s, p50 \(.latency_p50_us) us, p99 \(.latency_p99_us) us, lost \(.lost)"' <<<"$line") (load $(cut -d' ' -f1 /proc/loadavg))" >&2
-        fi
+        bench_run_once "$bench" "$work" "$broker" "$run" "$scenario" ${where[$broker]} --json --client-prefix "b$run$broker" "$@"
         sleep "$pause"
     done
 done
 
-median_of() { # broker field
-    [ -s "$work/$1.jsonl" ] || { echo "-"; return; }
-    jq -r ".$2" "$work/$1.jsonl" | bench_median
-}
-ratio() { # numerator denominator
-    awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }'
-}
-
-s_rate=$(median_of single msgs_per_sec)
-s_p99=$(median_of single latency_p99_us)
-m_rate=$(median_of mosquitto msgs_per_sec)
+s_rate=$(bench_median_field "$work" single msgs_per_sec)
+s_p99=$(bench_median_field "$work" single latency_p99_us)
+m_rate=$(bench_median_field "$work" mosquitto msgs_per_sec)
 
 echo
 echo "Scenario: \`Bench $scenario $*\`, $runs runs per broker, medians; cluster = publishers on node 1, subscribers on node 2."
@@ -103,10 +94,10 @@ echo
 echo "| broker | runs | msgs/s | p50 us | p99 us | lost (max) | msgs/s vs single node | p99 vs single node | msgs/s vs mosquitto |"
 echo "|---|---|---|---|---|---|---|---|---|"
 for broker in "${brokers[@]}"; do
-    count=$( [ -s "$work/$broker.jsonl" ] && wc -l <"$work/$broker.jsonl" || echo 0)
-    rate=$(median_of "$broker" msgs_per_sec)
-    p50=$(median_of "$broker" latency_p50_us)
-    p99=$(median_of "$broker" latency_p99_us)
-    lost=$( [ -s "$work/$broker.jsonl" ] && jq -s 'map(.lost) | max' "$work/$broker.jsonl" || echo "-")
-    echo "| $broker | $count | $rate | $p50 | $p99 | $lost | $(ratio "$rate" "$s_rate") | $(ratio "$p99" "$s_p99") | $(ratio "$rate" "$m_rate") |"
+    count=$(bench_count "$work" "$broker")
+    rate=$(bench_median_field "$work" "$broker" msgs_per_sec)
+    p50=$(bench_median_field "$work" "$broker" latency_p50_us)
+    p99=$(bench_median_field "$work" "$broker" latency_p99_us)
+    lost=$(bench_max_lost "$work" "$broker")
+    echo "| $broker | $count | $rate | $p50 | $p99 | $lost | $(bench_ratio "$rate" "$s_rate") | $(bench_ratio "$p99" "$s_p99") | $(bench_ratio "$rate" "$m_rate") |"
 done

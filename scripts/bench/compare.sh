@@ -68,31 +68,14 @@ echo "Bench $scenario $*  ($runs runs per broker, alternating)" >&2
 for broker in "${brokers[@]}"; do : >"$work/$broker.jsonl"; done
 for run in $(seq "$runs"); do
     for broker in "${brokers[@]}"; do
-        log="$work/$broker-$run.log"
-        if ! "$bench" "$scenario" --host 127.0.0.1 --port "${port[$broker]}" --json "$@" >"$log" 2>&1; then
-            echo "run $run on $broker failed:" >&2
-            tail -5 "$log" >&2
-        fi
-        line=$(grep '^RESULT ' "$log" | tail -n 1 | cut -d' ' -f2-)
-        if [ -n "$line" ]; then
-            echo "$line" >>"$work/$broker.jsonl"
-            echo "  run $run $broker: $(jq -r '"\(.msgs_per_sec) msg/s, p50 \(.latency_p50_us) us, p99 \(.latency_p99_us) us, lost \(.lost)"' <<<"$line") (load $(cut -d' ' -f1 /proc/loadavg))" >&2
-        fi
+        bench_run_once "$bench" "$work" "$broker" "$run" "$scenario" --host 127.0.0.1 --port "${port[$broker]}" --json "$@"
         sleep "$pause"
     done
 done
 
-median_of() { # broker field
-    [ -s "$work/$1.jsonl" ] || { echo "-"; return; }
-    jq -r ".$2" "$work/$1.jsonl" | bench_median
-}
-ratio() { # numerator denominator
-    awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }'
-}
-
-m_rate=$(median_of mosquitto msgs_per_sec)
-m_p50=$(median_of mosquitto latency_p50_us)
-m_p99=$(median_of mosquitto latency_p99_us)
+m_rate=$(bench_median_field "$work" mosquitto msgs_per_sec)
+m_p50=$(bench_median_field "$work" mosquitto latency_p50_us)
+m_p99=$(bench_median_field "$work" mosquitto latency_p99_us)
 
 echo
 echo "Scenario: \`Bench $scenario $*\`, $runs runs per broker, medians."
@@ -100,12 +83,12 @@ echo
 echo "| broker | runs | msgs/s | p50 us | p99 us | lost (max) | msgs/s ratio | p50 ratio | p99 ratio |"
 echo "|---|---|---|---|---|---|---|---|---|"
 for broker in "${brokers[@]}"; do
-    count=$( [ -s "$work/$broker.jsonl" ] && wc -l <"$work/$broker.jsonl" || echo 0)
-    rate=$(median_of "$broker" msgs_per_sec)
-    p50=$(median_of "$broker" latency_p50_us)
-    p99=$(median_of "$broker" latency_p99_us)
-    lost=$( [ -s "$work/$broker.jsonl" ] && jq -s 'map(.lost) | max' "$work/$broker.jsonl" || echo "-")
-    echo "| $broker | $count | $rate | $p50 | $p99 | $lost | $(ratio "$rate" "$m_rate") | $(ratio "$p50" "$m_p50") | $(ratio "$p99" "$m_p99") |"
+    count=$(bench_count "$work" "$broker")
+    rate=$(bench_median_field "$work" "$broker" msgs_per_sec)
+    p50=$(bench_median_field "$work" "$broker" latency_p50_us)
+    p99=$(bench_median_field "$work" "$broker" latency_p99_us)
+    lost=$(bench_max_lost "$work" "$broker")
+    echo "| $broker | $count | $rate | $p50 | $p99 | $lost | $(bench_ratio "$rate" "$m_rate") | $(bench_ratio "$p50" "$m_p50") | $(bench_ratio "$p99" "$m_p99") |"
 done
 echo
 echo "Ratios are broker / mosquitto (above 1 is better for msgs/s, worse for latency)."

@@ -88,3 +88,35 @@ bench_rss_bytes() {
 bench_median() {
     sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) { print "-"; exit } if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
+
+# Runs Bench once and appends its RESULT line to $work/$broker.jsonl, printing a progress line to stderr.
+#   bench_run_once <bench> <work> <broker> <run> <Bench arguments...>
+bench_run_once() {
+    local bench=$1 work=$2 broker=$3 run=$4
+    shift 4
+    local log="$work/$broker-$run.log" line
+    if ! "$bench" "$@" >"$log" 2>&1; then
+        echo "run $run on $broker failed:" >&2
+        tail -5 "$log" >&2
+    fi
+    line=$(grep '^RESULT ' "$log" | tail -n 1 | cut -d' ' -f2-)
+    if [ -n "$line" ]; then
+        echo "$line" >>"$work/$broker.jsonl"
+        echo "  run $run $broker: $(jq -r '"\(.msgs_per_sec) msg/s, p50 \(.latency_p50_us) us, p99 \(.latency_p99_us) us, lost \(.lost)"' <<<"$line") (load $(cut -d' ' -f1 /proc/loadavg))" >&2
+    fi
+}
+
+# The median of one field over a broker's results: bench_median_field <work> <broker> <field>
+bench_median_field() {
+    [ -s "$1/$2.jsonl" ] || { echo "-"; return; }
+    jq -r ".$3" "$1/$2.jsonl" | bench_median
+}
+
+# a / b with two decimals, or "-" when either is missing or b is 0: bench_ratio <a> <b>
+bench_ratio() {
+    awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }'
+}
+
+# How many results a broker has, and the largest loss among them: bench_count <work> <broker>, bench_max_lost ...
+bench_count() { [ -s "$1/$2.jsonl" ] && wc -l <"$1/$2.jsonl" || echo 0; }
+bench_max_lost() { [ -s "$1/$2.jsonl" ] && jq -s 'map(.lost) | max' "$1/$2.jsonl" || echo "-"; }

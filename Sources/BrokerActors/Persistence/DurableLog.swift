@@ -82,21 +82,23 @@ final class DurableLog: Sendable {
             s.pending = ByteBuffer()
             return batch
         }
-        var failure: DurableStoreError?
-        batch.withUnsafeReadableBytes { bytes in
+        if let failure = writeAndSync(batch) { throw failure }
+    }
+
+    /// Writes all of `batch` and syncs the file's data; returns the error, if any.
+    private func writeAndSync(_ batch: ByteBuffer) -> DurableStoreError? {
+        batch.withUnsafeReadableBytes { bytes -> DurableStoreError? in
             var offset = 0
             while offset < bytes.count {
                 let n = write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
                 if n < 0 {
                     if Glibc.errno == EINTR { continue }
-                    failure = .errno(path, "write")
-                    return
+                    return .errno(path, "write")
                 }
                 offset += n
             }
-            if fsync(descriptor) != 0 { failure = .errno(path, "fsync") }
+            return fdatasync(descriptor) == 0 ? nil : .errno(path, "fdatasync")
         }
-        if let failure { throw failure }
     }
 
     /// Returns once everything queued so far is on disk (or failed).
@@ -125,20 +127,7 @@ final class DurableLog: Sendable {
                 return (batch, s.queued)
             }
             guard batch.readableBytes > 0 else { return }
-            var error: DurableStoreError?
-            batch.withUnsafeReadableBytes { bytes in
-                var offset = 0
-                while offset < bytes.count {
-                    let n = write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
-                    if n < 0 {
-                        if Glibc.errno == EINTR { continue }
-                        error = .errno(path, "write")
-                        return
-                    }
-                    offset += n
-                }
-                if fdatasync(descriptor) != 0 { error = .errno(path, "fdatasync") }
-            }
+            let error = writeAndSync(batch)
             let ready = state.withLock { s in
                 s.written = upTo
                 s.bytes += batch.readableBytes
