@@ -39,6 +39,10 @@ extension Broker {
     /// subscriptions are united and the snapshot's undelivered messages delivered. Returns true: the session is here.
     func adoptLocally(_ snapshot: SessionSnapshot, connectionLost: Bool) async -> Bool {
         let clientID = snapshot.state.clientID
+        guard snapshot.state.isConsistent else {
+            logger.error("refused an inconsistent session snapshot", metadata: ["mqtt/client_id": "\(clientID)"])
+            return false
+        }
         return await connectLock.withLock(clientID) {
             if let existing = self.sessions.session(for: clientID) {
                 try? await existing.absorb(snapshot)

@@ -41,6 +41,7 @@ public struct ReplicaStore: Sendable {
         for update in updates {
             switch update.change {
             case .snapshot(let snapshot):
+                guard snapshot.state.isConsistent, snapshot.state.clientID == update.clientID else { continue }
                 entries[update.clientID] = Entry(snapshot: snapshot, sequence: update.sequence, primary: primary)
             case .events(let events):
                 guard entries[update.clientID]?.primary == primary,

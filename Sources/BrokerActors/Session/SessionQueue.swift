@@ -15,6 +15,9 @@ public struct SessionQueue: Sendable, Hashable, Codable {
     }
 
     public var count: Int { items.count - head }
+
+    /// Whether the fields agree (checked when a queue arrives decoded from elsewhere).
+    var isConsistent: Bool { capacity > 0 && head >= 0 && head <= items.count && dropped >= 0 }
     public var isEmpty: Bool { count == 0 }
 
     /// Adds a message and returns the one dropped to make room, if any.

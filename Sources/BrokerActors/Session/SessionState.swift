@@ -194,6 +194,24 @@ public struct SessionState: Sendable, Codable {
     /// How many incoming QoS 2 messages wait for PUBREL (they count against the server's Receive Maximum).
     public var incomingQoS2Count: Int { awaitingRelease.count }
 
+    // MARK: Validation
+
+    /// Whether the state keeps the invariants the transitions rely on. A state decoded from another node or from
+    /// disk is checked before use: `Codable` alone would accept, say, an in-flight order that names no entry, and a
+    /// later transition would trap on it.
+    public var isConsistent: Bool {
+        guard receiveMaximum >= 1, queue.isConsistent, inflightOrderHead >= 0, inflightOrderHead <= inflightOrder.count
+        else { return false }
+        let ordered = inflightOrder[inflightOrderHead...]
+        let orderedSet = Set(ordered)
+        guard orderedSet.count == ordered.count, Set(inflight.keys).isSubset(of: orderedSet) else { return false }
+        guard Set(pendingResend).isSubset(of: Set(inflight.keys)) else { return false }
+        for (id, entry) in inflight where entry.publish.packetID != id || entry.publish.qos == .atMostOnce {
+            return false
+        }
+        return subscriptions.allSatisfy { $0.key == $0.value.filter.rawValue }
+    }
+
     // MARK: Merging
 
     /// Every message this session still has to deliver, in order: the unacknowledged in-flight ones the client has

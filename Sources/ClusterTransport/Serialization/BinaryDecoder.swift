@@ -107,7 +107,8 @@ extension BinaryReader {
         bytes.getInteger(at: position, as: UInt8.self) ?? 0xFF
     }
 
-    /// Decodes `T` directly if it is a type with a direct encoding; returns nil (reading nothing) otherwise.
+    /// Decodes `T` directly if it is a type with a direct encoding (including a `BinaryFastCodable` type in its fast
+    /// form); returns nil (reading nothing) otherwise.
     @inline(__always)
     func decodePrimitive<T>(
         _ type: T.Type, start: Int, end: Int, path: [any CodingKey], key: (any CodingKey)?
@@ -154,6 +155,11 @@ extension BinaryReader {
                 guard tag(at: start) == BinaryTag.bytes else { return nil }
                 let (from, to) = try lengthPrefixed(at: start + 1, limit: end)
                 return unsafeBitCast(bytes.getSlice(at: from, length: to - from) ?? ByteBuffer(), to: T.self)
+            } else if let fastType = T.self as? any BinaryFastCodable.Type {
+                // Also accepts the type's `Codable` form (falls through to its `init(from:)`).
+                guard tag(at: start) == BinaryTag.bytes else { return nil }
+                let (from, to) = try lengthPrefixed(at: start + 1, limit: end)
+                return try decodeFast(fastType, as: T.self, from: from, to: to)
             }
         } catch let error as BinaryCodingError {
             throw fail(error)

@@ -144,7 +144,7 @@ struct BinaryUnkeyedEncodingContainer: UnkeyedEncodingContainer {
     @inline(__always)
     private func put<T: Encodable>(_ value: T) throws {
         let index = try begin()
-        if state.buffer.writeBinaryPrimitive(value) { return }
+        if try state.buffer.writeBinaryPrimitive(value) { return }
         try state.encodeComposite(
             value, parentIndex: frameIndex, parentID: frameID, path: codingPath, key: BinaryIndexKey(index))
     }
@@ -228,7 +228,7 @@ struct BinarySingleValueEncodingContainer: SingleValueEncodingContainer {
     private func put<T: Encodable>(_ value: T) throws {
         try begin()
         let state = encoder.state
-        if state.buffer.writeBinaryPrimitive(value) { return }
+        if try state.buffer.writeBinaryPrimitive(value) { return }
         let path = encoder.codingPath
         try state.encodeComposite(value, parentIndex: path.count, parentID: encoder.parentID, path: path, key: nil)
     }

@@ -15,7 +15,7 @@ public struct BinaryEncoder {
 
     /// Appends exactly one encoded value to `buffer`. On error the buffer is left as it was.
     public func encode<T: Encodable>(_ value: T, into buffer: inout ByteBuffer) throws {
-        if buffer.writeBinaryPrimitive(value) { return }
+        if try buffer.writeBinaryPrimitive(value) { return }
         let start = buffer.writerIndex
         let state = BinaryEncoderState(buffer: buffer, userInfo: userInfo)
         buffer = ByteBuffer()  // leaves `state` the only owner, so writes don't copy
@@ -85,7 +85,7 @@ final class BinaryEncoderState {
     func encodeValue<T: Encodable>(
         _ value: T, parentIndex: Int, parentID: UInt32, path: [any CodingKey], key: (any CodingKey)?
     ) throws {
-        if buffer.writeBinaryPrimitive(value) { return }
+        if try buffer.writeBinaryPrimitive(value) { return }
         try encodeComposite(value, parentIndex: parentIndex, parentID: parentID, path: path, key: key)
     }
 
@@ -191,10 +191,10 @@ final class BinaryEncoderState {
 }
 
 extension ByteBuffer {
-    /// Writes `value` if it is of a type with a direct encoding (numbers, Bool, String, `[UInt8]`, `ByteBuffer`).
-    /// Returns false, writing nothing, for any other type.
+    /// Writes `value` if it is of a type with a direct encoding (numbers, Bool, String, `[UInt8]`, `ByteBuffer`,
+    /// and `BinaryFastCodable` types, checked last). Returns false, writing nothing, for any other type.
     @inline(__always)
-    mutating func writeBinaryPrimitive<T>(_ value: T) -> Bool {
+    mutating func writeBinaryPrimitive<T>(_ value: T) throws -> Bool {
         if T.self == Int.self {
             writeBinarySigned(Int64(unsafeBitCast(value, to: Int.self)))
         } else if T.self == String.self {
@@ -235,6 +235,8 @@ extension ByteBuffer {
             writeInteger(BinaryTag.bytes)
             writeBinaryVarint(UInt64(bytes.readableBytes))
             writeBuffer(&bytes)
+        } else if let fastType = T.self as? any BinaryFastCodable.Type {
+            try writeBinaryFastValue(fastType, value)
         } else {
             return false
         }

@@ -10,7 +10,7 @@ import NIOCore
 /// | 0x04 | signed integer | zig-zag LEB128 varint |
 /// | 0x05 / 0x06 | Float / Double | 4 / 8 bytes, little endian IEEE 754 |
 /// | 0x07 | string | varint byte count, UTF-8 bytes |
-/// | 0x08 | bytes (`[UInt8]`, `ByteBuffer`) | varint byte count, bytes |
+/// | 0x08 | bytes (`[UInt8]`, `ByteBuffer`, a `BinaryFastCodable` value) | varint byte count, bytes |
 /// | 0x09 | unkeyed container | varint byte count, then values |
 /// | 0x0A | keyed container | varint byte count, then entries: varint key length, UTF-8 key, value |
 /// | 0x0B | "some" marker | one value (marks `.some` of an optional whose wrapped type is optional too) |
@@ -130,21 +130,7 @@ struct BinaryReader {
     /// Reads an LEB128 varint at `index` (below `limit`), moving `index` past it.
     @inline(__always)
     func varint(at index: inout Int, limit: Int) throws -> UInt64 {
-        let first = try byte(at: index, limit: limit)
-        index += 1
-        if first < 0x80 { return UInt64(first) }
-        var result = UInt64(first & 0x7F)
-        var shift: UInt64 = 7
-        while true {
-            let byte = try self.byte(at: index, limit: limit)
-            index += 1
-            if shift == 63 && byte > 1 {
-                throw BinaryCodingError(.valueOutOfRange, "varint longer than 64 bits")
-            }
-            result |= UInt64(byte & 0x7F) << shift
-            if byte < 0x80 { return result }
-            shift += 7
-        }
+        try bytes.getBinaryVarint(at: &index, limit: limit)
     }
 
     /// Reads a varint length at `index` and checks that that many bytes follow it below `limit`.
@@ -190,14 +176,9 @@ struct BinaryReader {
 
     /// Validates the UTF-8 bytes in `start..<end` and returns them as a string.
     func string(from start: Int, to end: Int) throws -> String {
-        if start == end { return "" }
-        let string: String? = bytes.withUnsafeReadableBytes { raw in
-            let utf8 = UnsafeRawBufferPointer(rebasing: raw[start..<end]).assumingMemoryBound(to: UInt8.self)
-            // ASCII needs no validation; anything else goes through the standard library's validator.
-            if utf8.allSatisfy({ $0 < 0x80 }) { return String(decoding: utf8, as: UTF8.self) }
-            return String(validating: utf8, as: UTF8.self)
+        guard let string = bytes.getValidatedBinaryString(at: start, length: end - start) else {
+            throw BinaryCodingError(.invalidUTF8, "string is not valid UTF-8")
         }
-        guard let string else { throw BinaryCodingError(.invalidUTF8, "string is not valid UTF-8") }
         return string
     }
 
