@@ -32,7 +32,7 @@ def connect_persistent(client, port, timeout=5.0):
     result = {}
     done = threading.Event()
     def on_connect(c, u, flags, reason, p):
-        result["ok"] = not reason.is_failure; done.set()
+        result["ok"] = not reason.is_failure; result["reason"] = str(reason); done.set()
     client.on_connect = on_connect
     try:
         client.connect("127.0.0.1", port, clean_start=False, properties=props)
@@ -40,6 +40,8 @@ def connect_persistent(client, port, timeout=5.0):
         return False
     client.loop_start()
     ok = done.wait(timeout) and result.get("ok", False)
+    if os.environ.get("FAILOVER_TRACE"):
+        print(f"  {time.monotonic():.3f} connect to {port}: {result.get('reason', 'no CONNACK')}", file=sys.stderr)
     if not ok:
         client.loop_stop()
         try: client.disconnect()

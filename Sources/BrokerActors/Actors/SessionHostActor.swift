@@ -18,8 +18,16 @@ public distributed actor SessionHostActor: UnorderedCallRecipient {
 
     /// Finds, takes over or creates the client's session here and attaches the (remote) connection. Answers
     /// `useAnotherServer` when this node does not own the session in its view of the membership.
+    /// The caller computed that this node owns the session; when this node's view disagrees, it is usually the
+    /// one that lags (a peer it has not yet declared down), so it waits up to 2 s for its view to agree before
+    /// answering `useAnotherServer`.
     public distributed func connect(_ request: ConnectRequest, connection: ConnectionActor) async -> ConnectOutcome {
-        guard broker.ownsSession(of: request.clientID) else { return ConnectOutcome(reasonCode: .useAnotherServer) }
+        if !broker.ownsSession(of: request.clientID) {
+            let broker = self.broker
+            let clientID = request.clientID
+            _ = try? await actorSystem.awaitMembership(within: .seconds(2)) { _ in broker.ownsSession(of: clientID) }
+            guard broker.ownsSession(of: request.clientID) else { return ConnectOutcome(reasonCode: .useAnotherServer) }
+        }
         return await broker.connectLocally(request, connection: connection)
     }
 

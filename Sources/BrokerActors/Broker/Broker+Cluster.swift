@@ -11,7 +11,15 @@ extension Broker {
     /// owner.
     public func followMembership() async {
         let events = actorSystem.membershipEvents()
-        for member in actorSystem.membership.upBrokers { await announcer.peerUp(member.id) }
+        for member in actorSystem.membership.members where member.id.name != actorSystem.node.name {
+            health.withLock { _ = $0.observe(member) }
+            if member.status == .up, member.role == .broker {
+                await announcer.peerUp(member.id)
+            } else if member.status == .down {
+                // Down before this node followed the membership: it holds no replica of its sessions.
+                failovers.completed(member.id.name)
+            }
+        }
         for await event in events {
             guard !Task.isCancelled else { return }
             guard case .changed(let member, let previous) = event else { continue }
