@@ -50,6 +50,12 @@ public distributed actor RouterActor: UnorderedCallRecipient {
         await shards.route(items)
     }
 
+    /// Returns once this node has promoted its replicas of `lost`'s sessions (and announced their routes), or
+    /// false after 10 s.
+    public distributed func awaitFailover(of lost: NodeName) async -> Bool {
+        await failovers.wait(for: lost, within: .seconds(10))
+    }
+
     /// Messages whose forwarding to `lost` failed (it went down): once this node has promoted its replicas of
     /// `lost`'s sessions, they are delivered to those sessions only. Returns, per message, the sessions reached.
     public distributed func forwardAfterFailover(_ items: [RoutedMessage], lost: NodeName) async -> [Int] {

@@ -51,7 +51,7 @@ extension Broker {
             await rebalanceRetained()
         case .down, .removed:
             await announcer.peerGone(member.id.name)
-            routes.drop(node: member.id.name)
+            dropRoutesAfterFailover(of: member.id)
             await closeAttachments(to: member.id.name)
             await rebalanceSessions(down: member.id.name)
             await rebalanceRetained()
@@ -60,6 +60,34 @@ extension Broker {
             await rebalanceSessions(down: nil)
         default:
             break
+        }
+    }
+
+    /// Keeps a dead broker's routes until every up broker has promoted its replicas of the dead broker's sessions
+    /// (whose routes are then announced everywhere). Until then a publish that matches them fails to reach the dead
+    /// node and is redelivered to the promoted sessions (`redeliverAfterFailover`); dropping them at once would
+    /// lose the messages published in between. Gives up waiting after 10 s. A broker back meanwhile keeps its new
+    /// routes.
+    private func dropRoutesAfterFailover(of dead: NodeID) {
+        let nodes = actorSystem.membership.upBrokers.map(\.id.name)
+        Task {
+            await withTaskGroup(of: Void.self) { group in
+                for node in nodes {
+                    group.addTask {
+                        if node == self.actorSystem.node.name {
+                            _ = await self.failovers.wait(for: dead.name, within: .seconds(10))
+                        } else if let id = self.actorSystem.wellKnownID(path: RouterActor.path, on: node),
+                            let router = try? RouterActor.resolve(id: id, using: self.actorSystem)
+                        {
+                            _ = try? await ClusterSystem.withCallTimeout(.seconds(11)) {
+                                try await router.awaitFailover(of: dead.name)
+                            }
+                        }
+                    }
+                }
+            }
+            guard !actorSystem.membership.upBrokers.contains(where: { $0.id.name == dead.name }) else { return }
+            routes.drop(node: dead.name)
         }
     }
 
