@@ -184,7 +184,7 @@ struct CrossNodeTests {
         }
     }
 
-    @Test("a shared subscription with a member on each node gets every message exactly once, spread across nodes")
+    @Test("a shared subscription with a member on each node gets every message exactly once, evenly per member")
     func sharedAcrossNodes() async throws {
         try await withCluster(count: 3) { cluster in
             var members: [TestClient] = []
@@ -207,8 +207,9 @@ struct CrossNodeTests {
             let duplicates = Dictionary(grouping: texts, by: { $0 }).filter { $0.value.count > 1 }.keys.sorted()
             #expect(missing.isEmpty, "missing: \(missing.sorted())")
             #expect(duplicates.isEmpty, "delivered more than once: \(duplicates)")
-            let perNode = (0..<3).map { k in received.filter { $0.client == k }.count }
-            #expect(perNode.filter { $0 > 0 }.count >= 2, "messages per member on n1, n2, n3: \(perNode)")
+            // Balanced per member across the cluster, wherever the members' sessions live (two may share a node).
+            let perMember = (0..<3).map { k in received.filter { $0.client == k }.count }
+            #expect(perMember == [20, 20, 20], "messages per member: \(perMember)")
             for client in members + [publisher] { try await client.disconnect() }
         }
     }

@@ -40,9 +40,9 @@ public distributed actor RouterActor: UnorderedCallRecipient {
         routes.apply(from: node, base: base, changes: changes)
     }
 
-    /// All of `node`'s filters at `version`.
-    public distributed func synchronise(from node: NodeID, version: UInt64, filters: [String]) {
-        routes.synchronise(from: node, version: version, filters: filters)
+    /// All of `node`'s filters at `version`, with the member counts of its shared ones.
+    public distributed func synchronise(from node: NodeID, version: UInt64, filters: [String], members: [String: Int]) {
+        routes.synchronise(from: node, version: version, filters: filters, members: members)
     }
 
     /// Messages published on another node; returns, per message, how many local sessions accepted it.

@@ -6,10 +6,13 @@ import Synchronization
 public struct RouteChange: Sendable, Hashable, Codable {
     public var filter: String
     public var added: Bool
+    /// For a shared filter that is added: the node's member count (its weight in the group).
+    public var members: Int
 
-    public init(filter: String, added: Bool) {
+    public init(filter: String, added: Bool, members: Int = 1) {
         self.filter = filter
         self.added = added
+        self.members = members
     }
 }
 
@@ -43,23 +46,27 @@ public final class ClusterRoutes: Sendable {
     // MARK: Local filters
 
     /// A local session subscribed to `filter`. Returns the version to announce when the node did not have the
-    /// filter before.
+    /// filter before, and for a shared filter on every change (its member count weighs the node in the group).
     public func subscribeLocal(_ filter: TopicFilter) -> UInt64? {
         state.withLock { s in
             s.localUses[filter.rawValue, default: 0] += 1
-            guard s.localUses[filter.rawValue] == 1 else { return nil }
-            s.table.add(filter, node: local)
-            return Self.append(RouteChange(filter: filter.rawValue, added: true), to: &s)
+            let uses = s.localUses[filter.rawValue]!
+            guard uses == 1 || filter.isShared else { return nil }
+            s.table.add(filter, node: local, members: uses)
+            return Self.append(RouteChange(filter: filter.rawValue, added: true, members: uses), to: &s)
         }
     }
 
-    /// A local session's subscription to `filter` ended. Returns the version to announce when it was the last one.
+    /// A local session's subscription to `filter` ended. Returns the version to announce when it was the last one,
+    /// and for a shared filter on every change.
     public func unsubscribeLocal(_ filter: TopicFilter) -> UInt64? {
         state.withLock { s in
             guard let uses = s.localUses[filter.rawValue] else { return nil }
             guard uses == 1 else {
                 s.localUses[filter.rawValue] = uses - 1
-                return nil
+                guard filter.isShared else { return nil }
+                s.table.add(filter, node: local, members: uses - 1)
+                return Self.append(RouteChange(filter: filter.rawValue, added: true, members: uses - 1), to: &s)
             }
             s.localUses[filter.rawValue] = nil
             s.table.remove(filter, node: local)
@@ -79,6 +86,13 @@ public final class ClusterRoutes: Sendable {
     /// The local filters and the version they are at (a full synchronisation).
     public func localSnapshot() -> (filters: [String], version: UInt64) {
         state.withLock { s in (s.localUses.keys.sorted(), s.version) }
+    }
+
+    /// The member counts of the local shared filters (their weights in their groups).
+    public func localMembers() -> [String: Int] {
+        state.withLock { s in
+            s.localUses.filter { $0.key.hasPrefix("$share/") || $0.key.hasPrefix("$queue/") }
+        }
     }
 
     /// The changes after `version`, or nil when the log no longer reaches back that far (a full synchronisation is
@@ -112,7 +126,11 @@ public final class ClusterRoutes: Sendable {
             else { return false }
             for change in changes {
                 guard let filter = try? TopicFilter(validating: change.filter) else { continue }
-                if change.added { s.table.add(filter, node: node.name) } else { s.table.remove(filter, node: node.name) }
+                if change.added {
+                    s.table.add(filter, node: node.name, members: change.members)
+                } else {
+                    s.table.remove(filter, node: node.name)
+                }
             }
             s.applied[node.name] = Applied(incarnation: node.incarnation, version: base + UInt64(changes.count))
             return true
@@ -121,12 +139,12 @@ public final class ClusterRoutes: Sendable {
 
     /// Replaces every route of a node with its full filter list at `version`. An older incarnation than the one
     /// applied is ignored.
-    public func synchronise(from node: NodeID, version: UInt64, filters: [String]) {
+    public func synchronise(from node: NodeID, version: UInt64, filters: [String], members: [String: Int] = [:]) {
         guard node.name != local else { return }
         let parsed = filters.compactMap { try? TopicFilter(validating: $0) }
         state.withLock { s in
             if let applied = s.applied[node.name], applied.incarnation > node.incarnation { return }
-            s.table.replace(node: node.name, with: parsed)
+            s.table.replace(node: node.name, with: parsed, members: members)
             s.applied[node.name] = Applied(incarnation: node.incarnation, version: version)
         }
     }

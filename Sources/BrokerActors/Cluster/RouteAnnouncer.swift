@@ -108,7 +108,7 @@ actor RouteAnnouncer {
             return try await router.apply(from: system.node, base: peer.acked, changes: changes) ? upTo : nil
         }
         let (filters, version) = routes.localSnapshot()
-        try await router.synchronise(from: system.node, version: version, filters: filters)
+        try await router.synchronise(from: system.node, version: version, filters: filters, members: routes.localMembers())
         return version
     }
 

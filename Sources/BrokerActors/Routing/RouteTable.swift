@@ -44,16 +44,51 @@ public struct RouteSelection: Sendable, Hashable, Codable {
 /// it can reach. Non-shared filters route to every node that has them; a shared group (`$share/g/f`) routes to one
 /// of the nodes with members, round-robin, so that the group gets each message once across the whole cluster.
 public struct RouteTable: Sendable {
+    /// A shared group's nodes, each weighted by its number of members, picked by smooth weighted round-robin:
+    /// over any run of `sum(weights)` messages each node gets exactly its weight, interleaved, so the group's
+    /// members share the messages evenly across the cluster whatever node they are on.
     struct GroupRoute: Sendable {
         var key: SharedGroupKey
         var nodes: [NodeName] = []
-        var cursor = 0
+        var weights: [Int] = []
+        var current: [Int] = []
+
+        /// Sets a node's weight. Any change starts a new cycle (the smoothing state restarts), so the shares are
+        /// exact again from the next message on.
+        mutating func set(_ node: NodeName, weight: Int) {
+            if let index = nodes.firstIndex(of: node) {
+                guard weights[index] != weight else { return }
+                weights[index] = weight
+            } else {
+                nodes.append(node)
+                weights.append(weight)
+                current.append(0)
+            }
+            restartCycle()
+        }
+
+        mutating func remove(_ node: NodeName) {
+            guard let index = nodes.firstIndex(of: node) else { return }
+            nodes.remove(at: index)
+            weights.remove(at: index)
+            current.remove(at: index)
+            restartCycle()
+        }
+
+        private mutating func restartCycle() {
+            for index in current.indices { current[index] = 0 }
+        }
 
         mutating func next() -> NodeName? {
             guard !nodes.isEmpty else { return nil }
-            if cursor >= nodes.count { cursor = 0 }
-            defer { cursor = cursor + 1 == nodes.count ? 0 : cursor + 1 }
-            return nodes[cursor]
+            let total = weights.reduce(0, +)
+            var best = 0
+            for index in nodes.indices {
+                current[index] += weights[index]
+                if current[index] > current[best] { best = index }
+            }
+            current[best] -= total
+            return nodes[best]
         }
     }
 
@@ -68,6 +103,8 @@ public struct RouteTable: Sendable {
     var trie = TopicTrie<Slot>()
     /// Each node's announced filters, by raw text.
     private(set) var filtersByNode: [NodeName: [String: TopicFilter]] = [:]
+    /// For shared filters: how many members each node has (its weight in the group).
+    private var membersByNode: [NodeName: [String: Int]] = [:]
 
     public init() {}
 
@@ -84,44 +121,61 @@ public struct RouteTable: Sendable {
         (filtersByNode[node] ?? [:]).values.sorted { $0.rawValue < $1.rawValue }
     }
 
-    /// Adds a route; returns false when the node already had it.
+    /// Adds a route; returns false when the node already had it. For a shared filter, `members` is how many of
+    /// the node's sessions belong to the group through it; announcing it again with another count updates the
+    /// node's weight (and still returns false).
     @discardableResult
-    public mutating func add(_ filter: TopicFilter, node: NodeName) -> Bool {
-        guard filtersByNode[node, default: [:]].updateValue(filter, forKey: filter.rawValue) == nil else { return false }
+    public mutating func add(_ filter: TopicFilter, node: NodeName, members: Int = 1) -> Bool {
+        let isNew = filtersByNode[node, default: [:]].updateValue(filter, forKey: filter.rawValue) == nil
+        if filter.isShared { membersByNode[node, default: [:]][filter.rawValue] = max(1, members) }
         let index = trie.insert(filter.levels)
+        let weight = SharedGroupKey(filter).map { groupWeight(of: node, in: $0) } ?? 0
         trie.modify(index) { slot in
             if let key = SharedGroupKey(filter) {
                 if let position = slot.groups.firstIndex(where: { $0.key == key }) {
-                    if !slot.groups[position].nodes.contains(node) { slot.groups[position].nodes.append(node) }
+                    slot.groups[position].set(node, weight: weight)
                 } else {
-                    slot.groups.append(GroupRoute(key: key, nodes: [node]))
+                    var group = GroupRoute(key: key)
+                    group.set(node, weight: weight)
+                    slot.groups.append(group)
                 }
             } else if !slot.direct.contains(node) {
                 slot.direct.append(node)
             }
         }
-        return true
+        return isNew
+    }
+
+    /// A node's members of a group: the sum over its raw filters of that group (`$queue/a` and `$share/$queue/a`
+    /// are one group).
+    private func groupWeight(of node: NodeName, in key: SharedGroupKey) -> Int {
+        guard let filters = filtersByNode[node] else { return 0 }
+        return filters.values.filter { SharedGroupKey($0) == key }
+            .reduce(0) { $0 + (membersByNode[node]?[$1.rawValue] ?? 1) }
     }
 
     /// Removes a route; returns false when the node did not have it.
     @discardableResult
     public mutating func remove(_ filter: TopicFilter, node: NodeName) -> Bool {
         guard filtersByNode[node]?.removeValue(forKey: filter.rawValue) != nil else { return false }
-        if filtersByNode[node]?.isEmpty == true { filtersByNode[node] = nil }
+        membersByNode[node]?[filter.rawValue] = nil
+        if filtersByNode[node]?.isEmpty == true {
+            filtersByNode[node] = nil
+            membersByNode[node] = nil
+        }
         let levels = filter.levels
         guard let index = trie.find(levels) else { return true }
-        // `$queue/a` and `$share/$queue/a` are one group: the node keeps it while it announces either.
-        let stillInGroup = SharedGroupKey(filter).map { key in
-            filtersByNode[node]?.values.contains { SharedGroupKey($0) == key } ?? false
-        }
-        let stillDirect = !filter.isShared
-            && (filtersByNode[node]?.values.contains { !$0.isShared && $0.filter == filter.filter } ?? false)
+        let remaining = SharedGroupKey(filter).map { groupWeight(of: node, in: $0) } ?? 0
         trie.modify(index) { slot in
             if let key = SharedGroupKey(filter) {
-                guard stillInGroup != true, let position = slot.groups.firstIndex(where: { $0.key == key }) else { return }
-                slot.groups[position].nodes.removeAll { $0 == node }
-                if slot.groups[position].nodes.isEmpty { slot.groups.remove(at: position) }
-            } else if !stillDirect {
+                guard let position = slot.groups.firstIndex(where: { $0.key == key }) else { return }
+                if remaining > 0 {
+                    slot.groups[position].set(node, weight: remaining)
+                } else {
+                    slot.groups[position].remove(node)
+                    if slot.groups[position].nodes.isEmpty { slot.groups.remove(at: position) }
+                }
+            } else {
                 slot.direct.removeAll { $0 == node }
             }
         }
@@ -129,12 +183,14 @@ public struct RouteTable: Sendable {
         return true
     }
 
-    /// Replaces every route of `node` (a full synchronisation).
-    public mutating func replace(node: NodeName, with filters: [TopicFilter]) {
+    /// Replaces every route of `node` (a full synchronisation); `members` gives shared filters' member counts.
+    public mutating func replace(node: NodeName, with filters: [TopicFilter], members: [String: Int] = [:]) {
         let wanted = Dictionary(filters.map { ($0.rawValue, $0) }, uniquingKeysWith: { first, _ in first })
         let current = filtersByNode[node] ?? [:]
         for (raw, filter) in current where wanted[raw] == nil { remove(filter, node: node) }
-        for (raw, filter) in wanted where current[raw] == nil { add(filter, node: node) }
+        for (raw, filter) in wanted where current[raw] == nil || filter.isShared {
+            add(filter, node: node, members: members[raw] ?? 1)
+        }
     }
 
     /// Forgets every route of `node` (it is down or gone).
