@@ -94,10 +94,6 @@ echo
 echo "| broker | runs | msgs/s | p50 us | p99 us | lost (max) | msgs/s vs single node | p99 vs single node | msgs/s vs mosquitto |"
 echo "|---|---|---|---|---|---|---|---|---|"
 for broker in "${brokers[@]}"; do
-    count=$(bench_count "$work" "$broker")
-    rate=$(bench_median_field "$work" "$broker" msgs_per_sec)
-    p50=$(bench_median_field "$work" "$broker" latency_p50_us)
-    p99=$(bench_median_field "$work" "$broker" latency_p99_us)
-    lost=$(bench_max_lost "$work" "$broker")
+    read -r count rate p50 p99 lost <<<"$(bench_stats "$work" "$broker")"
     echo "| $broker | $count | $rate | $p50 | $p99 | $lost | $(bench_ratio "$rate" "$s_rate") | $(bench_ratio "$p99" "$s_p99") | $(bench_ratio "$rate" "$m_rate") |"
 done

@@ -120,3 +120,10 @@ bench_ratio() {
 # How many results a broker has, and the largest loss among them: bench_count <work> <broker>, bench_max_lost ...
 bench_count() { [ -s "$1/$2.jsonl" ] && wc -l <"$1/$2.jsonl" || echo 0; }
 bench_max_lost() { [ -s "$1/$2.jsonl" ] && jq -s 'map(.lost) | max' "$1/$2.jsonl" || echo "-"; }
+
+# One broker's row: "runs msgs/s p50 p99 lost", e.g. read -r count rate p50 p99 lost <<<"$(bench_stats "$work" "$b")"
+bench_stats() {
+    echo "$(bench_count "$1" "$2") $(bench_median_field "$1" "$2" msgs_per_sec)" \
+        "$(bench_median_field "$1" "$2" latency_p50_us) $(bench_median_field "$1" "$2" latency_p99_us)" \
+        "$(bench_max_lost "$1" "$2")"
+}
