@@ -29,12 +29,20 @@ def wait_log(node, text: str, count: int, timeout: float = 30.0) -> None:
 
 @pytest.fixture
 def cluster(start_node):
-    """Three nodes n1..n3 on free ports, joined through n1; returns them once each has seen the other two up."""
-    ports = free_ports(3)
-    nodes = []
+    """Three nodes n1..n3 on free ports, joined through n1; returns them once each has seen the other two up. A
+    cluster port taken between choosing it and binding it (another process's listener) is chosen again."""
+    nodes, seed = [], None
     for i in range(3):
-        nodes.append(start_node("--name", f"n{i + 1}@127.0.0.1", "--cluster-port", str(ports[i]),
-                                "--cookie", COOKIE, "--seed", f"127.0.0.1:{ports[0]}", log_level="info"))
+        for attempt in range(5):
+            port = free_ports(1)[0]
+            seed = seed if i > 0 else port
+            try:
+                nodes.append(start_node("--name", f"n{i + 1}@127.0.0.1", "--cluster-port", str(port), "--cookie",
+                                        COOKIE, "--seed", f"127.0.0.1:{seed}", log_level="info"))
+                break
+            except RuntimeError as error:
+                if "Address already in use" not in str(error) or attempt == 4:
+                    raise
     for n in nodes:
         wait_log(n, "cluster/status=up ", 2)
     return nodes
