@@ -75,8 +75,7 @@ public distributed actor RetainedStoreActor {
         var allAccepted = true
         for owner in owners {
             do {
-                guard let id = system.wellKnownID(path: Self.path(index), on: owner) else { throw RemoteCallError(.peerUnreachable) }
-                try await RetainedStoreActor.resolve(id: id, using: system).merge(records)
+                try await system.wellKnown(RetainedStoreActor.self, path: Self.path(index), on: owner).merge(records)
             } catch {
                 allAccepted = false
             }

@@ -76,8 +76,8 @@ extension Broker {
                     group.addTask {
                         if node == self.actorSystem.node.name {
                             _ = await self.failovers.wait(for: dead.name, within: .seconds(10))
-                        } else if let id = self.actorSystem.wellKnownID(path: RouterActor.path, on: node),
-                            let router = try? RouterActor.resolve(id: id, using: self.actorSystem)
+                        } else if let router = try? self.actorSystem.wellKnown(
+                            RouterActor.self, path: RouterActor.path, on: node)
                         {
                             _ = try? await ClusterSystem.withCallTimeout(.seconds(11)) {
                                 try await router.awaitFailover(of: dead.name)
@@ -94,9 +94,9 @@ extension Broker {
     /// Asks a broker that (re)appeared for all its routes: this node dropped them when it saw it down, and it may
     /// never have noticed (a stall, a partition it was on the other side of).
     private func requestRoutes(from member: Member) async {
-        guard let id = actorSystem.wellKnownID(path: RouterActor.path, on: member.id.name), id.node == member.id,
-            let router = try? RouterActor.resolve(id: id, using: actorSystem)
-        else { return }
+        guard let router = try? actorSystem.wellKnown(RouterActor.self, path: RouterActor.path, on: member.id) else {
+            return
+        }
         try? await ClusterSystem.oneWay { try await router.requestSynchronisation(from: actorSystem.node) }
     }
 

@@ -89,8 +89,7 @@ extension Broker {
         let perNode = await withTaskGroup(of: [Int].self) { group in
             for node in nodes {
                 group.addTask {
-                    guard let id = self.actorSystem.wellKnownID(path: RouterActor.path, on: node),
-                        let router = try? RouterActor.resolve(id: id, using: self.actorSystem),
+                    guard let router = try? self.actorSystem.wellKnown(RouterActor.self, path: RouterActor.path, on: node),
                         let counts = try? await router.forwardAfterFailover(items, lost: lost)
                     else { return items.map { _ in 0 } }
                     return counts
@@ -109,10 +108,7 @@ extension Broker {
     private func deliver(_ items: [RoutedMessage], on node: NodeName) async -> [Int]? {
         if node == actorSystem.node.name { return await shardRouter.route(items) }
         do {
-            guard let id = actorSystem.wellKnownID(path: RouterActor.path, on: node) else {
-                throw RemoteCallError(.peerUnreachable, "\(node) is not a member")
-            }
-            let router = try RouterActor.resolve(id: id, using: actorSystem)
+            let router = try actorSystem.wellKnown(RouterActor.self, path: RouterActor.path, on: node)
             metrics.messagesForwarded.add(items.count, ordering: .relaxed)
             // Awaited even for QoS 0: the answer paces the publisher to what the other node delivers (a one-way
             // forward let a fast QoS 0 publisher flood the other node, which then dropped most of it).

@@ -54,10 +54,8 @@ extension Broker {
 
     private func retainedMatching(_ filter: TopicFilter, shards: [Int], on node: NodeName) async -> [Message] {
         do {
-            guard let id = actorSystem.wellKnownID(path: RetainerActor.path, on: node) else {
-                throw RemoteCallError(.peerUnreachable, "\(node) is not a member")
-            }
-            return try await RetainerActor.resolve(id: id, using: actorSystem).match(filter, shards: shards)
+            return try await actorSystem.wellKnown(RetainerActor.self, path: RetainerActor.path, on: node)
+                .match(filter, shards: shards)
         } catch {
             // The primary is unreachable: ask each shard's replica.
             var all: [Message] = []
@@ -71,10 +69,7 @@ extension Broker {
 
     private func retainedStore(_ index: Int, on node: NodeName) throws -> RetainedStoreActor {
         if node == actorSystem.node.name { return retained[index] }
-        guard let id = actorSystem.wellKnownID(path: RetainedStoreActor.path(index), on: node) else {
-            throw RemoteCallError(.peerUnreachable, "\(node) is not a member")
-        }
-        return try RetainedStoreActor.resolve(id: id, using: actorSystem)
+        return try actorSystem.wellKnown(RetainedStoreActor.self, path: RetainedStoreActor.path(index), on: node)
     }
 
     /// After a membership change, each local shard copies what it holds to the shard's current owners.

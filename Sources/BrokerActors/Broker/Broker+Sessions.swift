@@ -26,8 +26,8 @@ extension Broker {
     public func adopt(_ snapshot: SessionSnapshot, on node: NodeName) async -> Bool {
         if node == actorSystem.node.name { return await adoptLocally(snapshot, connectionLost: false) }
         do {
-            guard let id = actorSystem.wellKnownID(path: SessionHostActor.path, on: node) else { return false }
-            return try await SessionHostActor.resolve(id: id, using: actorSystem).adopt(snapshot)
+            return try await actorSystem.wellKnown(SessionHostActor.self, path: SessionHostActor.path, on: node)
+                .adopt(snapshot)
         } catch {
             logger.warning("session handover failed", metadata: ["cluster/peer": "\(node)", "error": "\(error)"])
             return false
@@ -64,9 +64,9 @@ extension Broker {
             try? await sessions.session(for: clientID)?.deliver(items)
             return
         }
-        guard let id = actorSystem.wellKnownID(path: SessionHostActor.path, on: node),
-            let host = try? SessionHostActor.resolve(id: id, using: actorSystem)
-        else { return }
+        guard let host = try? actorSystem.wellKnown(SessionHostActor.self, path: SessionHostActor.path, on: node) else {
+            return
+        }
         try? await host.deliver(items, to: clientID)
     }
 

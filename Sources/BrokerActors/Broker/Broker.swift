@@ -120,10 +120,7 @@ public final class Broker: BrokerServices {
         -> ConnectOutcome
     {
         do {
-            guard let id = actorSystem.wellKnownID(path: SessionHostActor.path, on: owner) else {
-                return ConnectOutcome(reasonCode: .useAnotherServer)
-            }
-            let host = try SessionHostActor.resolve(id: id, using: actorSystem)
+            let host = try actorSystem.wellKnown(SessionHostActor.self, path: SessionHostActor.path, on: owner)
             let outcome = try await host.connect(request, connection: connection)
             if let session = outcome.session { remoteAttachments.add(connection, session: session, owner: owner) }
             return outcome

@@ -69,10 +69,8 @@ final class ReplicationLink: Sendable {
             var succeeded = false
             var needSnapshot: [ClientID] = []
             do {
-                guard let id = system.wellKnownID(path: SessionReplicaActor.path, on: target) else {
-                    throw RemoteCallError(.peerUnreachable, "\(target) is not a member")
-                }
-                needSnapshot = try await SessionReplicaActor.resolve(id: id, using: system).apply(from: system.node, batch)
+                needSnapshot = try await system.wellKnown(SessionReplicaActor.self, path: SessionReplicaActor.path, on: target)
+                    .apply(from: system.node, batch)
                 succeeded = true
             } catch {
                 var seen = Set<ClientID>()

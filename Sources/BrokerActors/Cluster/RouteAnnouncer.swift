@@ -100,10 +100,7 @@ actor RouteAnnouncer {
 
     /// Sends what `peer` lacks; returns the version it has now, or nil when it asked for a full synchronisation.
     private func send(to peer: Peer) async throws -> UInt64? {
-        guard let id = system.wellKnownID(path: RouterActor.path, on: peer.id.name), id.node == peer.id else {
-            throw RemoteCallError(.peerUnreachable, "\(peer.id) is not a member")
-        }
-        let router = try RouterActor.resolve(id: id, using: system)
+        let router = try system.wellKnown(RouterActor.self, path: RouterActor.path, on: peer.id)
         if !peer.needsSync, let (changes, upTo) = routes.changes(after: peer.acked) {
             return try await router.apply(from: system.node, base: peer.acked, changes: changes) ? upTo : nil
         }

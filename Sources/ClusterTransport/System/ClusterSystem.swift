@@ -95,6 +95,26 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
         return transport.membership.snapshot.member(named: name).map { ClusterActorID(node: $0.id, path: path) }
     }
 
+    /// The well-known actor at `path` on the member named `name` (this node's own instance when `name` is this
+    /// node), at that member's current incarnation. Throws `peerUnreachable` when `name` is not a member.
+    public func wellKnown<Act: DistributedActor>(_ type: Act.Type, path: ActorPath, on name: NodeName) throws -> Act
+    where Act.ID == ClusterActorID, Act.ActorSystem == ClusterSystem {
+        guard let id = wellKnownID(path: path, on: name) else {
+            throw RemoteCallError(.peerUnreachable, "\(name) is not a member")
+        }
+        return try Act.resolve(id: id, using: self)
+    }
+
+    /// The well-known actor at `path` on exactly this incarnation of a member. Throws `peerUnreachable` when the
+    /// member's current incarnation is another one (or it is not a member).
+    public func wellKnown<Act: DistributedActor>(_ type: Act.Type, path: ActorPath, on node: NodeID) throws -> Act
+    where Act.ID == ClusterActorID, Act.ActorSystem == ClusterSystem {
+        guard let id = wellKnownID(path: path, on: node.name), id.node == node else {
+            throw RemoteCallError(.peerUnreachable, "\(node) is not a member")
+        }
+        return try Act.resolve(id: id, using: self)
+    }
+
     /// The up brokers of the current view as ownership candidates (cached per view).
     public var ownershipCandidates: [OwnershipCandidate] { transport.membership.candidates }
 
