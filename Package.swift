@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "Node", targets: ["Node"]),
         .executable(name: "Bench", targets: ["Bench"]),
+        .executable(name: "Gateway", targets: ["Gateway"]),
         .library(name: "MQTTCore", targets: ["MQTTCore"]),
     ],
     dependencies: [
@@ -101,6 +102,25 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The gateway: routes each MQTT client to the node owning its session, then splices the bytes.
+        .executableTarget(
+            name: "Gateway",
+            dependencies: [
+                "MQTTCore", "ClusterTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "GatewayTests",
+            dependencies: [
+                "Gateway", "MQTTCore", "ClusterTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "MQTTCoreTests",
             dependencies: [
@@ -137,7 +157,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "MQTTCore", "MQTTClient", "Node", "ClusterTransport", "ClusterProbe", "ClusterProbeNode",
+                "MQTTCore", "MQTTClient", "Node", "Gateway", "ClusterTransport", "ClusterProbe", "ClusterProbeNode",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,0 +1,145 @@
+import ArgumentParser
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// `swift run Gateway`: the front door of a Starling cluster. It reads each MQTT client's CONNECT, sends the
+/// connection to the node that owns the client's session, and copies bytes both ways. Every option can also be set
+/// through its `STARLING_*` environment variable (`--backend` as `STARLING_BACKENDS`, a comma list).
+struct GatewayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "Gateway", abstract: "The Starling MQTT gateway: routes each client to its session's node.",
+        discussion: "Every option can also be set with an environment variable: STARLING_ followed by the option "
+            + "name in upper case with _ for -, for example STARLING_MQTT_PORT=1883; the backends as "
+            + "STARLING_BACKENDS, a comma list.")
+
+    /// The options that take a value, for the environment fallback; keep in step with the properties below.
+    static let valueOptions = [
+        "bind", "mqtt-port", "backend", "connect-buffer", "connect-timeout", "check-interval", "rise", "fall",
+        "log-level",
+    ]
+
+    @Option(help: "The address to listen on; :: listens on IPv6 and IPv4.") var bind = "::"
+    @Option(help: "MQTT over TCP.") var mqttPort = 1883
+    @Option(help: ArgumentHelp(
+        "A broker node: NAME=HOST:MQTT:WS:HTTP:WEIGHT, NAME being the node's --name; repeatable (STARLING_BACKENDS: a comma list).",
+        valueName: "backend"))
+    var backend: [String] = []
+    @Option(help: "Largest first packet (the CONNECT) accepted, in bytes.") var connectBuffer = 65_536
+    @Option(help: "Seconds a new connection has to send its whole CONNECT.") var connectTimeout = 10.0
+    @Option(help: "Seconds between health checks of each backend.") var checkInterval = 2.0
+    @Option(help: "Consecutive successful checks that make a backend healthy.") var rise = 2
+    @Option(help: "Consecutive failed checks that make a backend unhealthy.") var fall = 3
+    @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel = "info"
+
+    func validate() throws {
+        guard (0...65_535).contains(mqttPort) else { throw ValidationError("--mqtt-port must be 0...65535, got \(mqttPort)") }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        guard connectBuffer >= 16, connectBuffer <= 268_435_460 else {
+            throw ValidationError("--connect-buffer must be 16...268435460, got \(connectBuffer)")
+        }
+        guard connectTimeout.isFinite, connectTimeout > 0 else {
+            throw ValidationError("--connect-timeout must be > 0 seconds, got \(connectTimeout)")
+        }
+        guard checkInterval.isFinite, checkInterval >= 0.05 else {
+            throw ValidationError("--check-interval must be at least 0.05 seconds, got \(checkInterval)")
+        }
+        guard (1...100).contains(rise) else { throw ValidationError("--rise must be 1...100, got \(rise)") }
+        guard (1...100).contains(fall) else { throw ValidationError("--fall must be 1...100, got \(fall)") }
+        _ = try parsedBackends()
+    }
+
+    /// The `--backend` values, parsed; throws a `ValidationError` naming the flag.
+    func parsedBackends() throws -> [Backend] {
+        guard !backend.isEmpty else {
+            throw ValidationError(
+                "at least one --backend NAME=HOST:MQTT:WS:HTTP:WEIGHT is required (or STARLING_BACKENDS=a,b,c)")
+        }
+        var backends: [Backend] = []
+        for text in backend {
+            do {
+                backends.append(try Backend.parse(text))
+            } catch {
+                throw ValidationError("--backend \(error)")
+            }
+        }
+        var seen = Set<String>()
+        for backend in backends where !seen.insert(backend.name.rawValue).inserted {
+            throw ValidationError("--backend \(backend.name.rawValue) is given twice")
+        }
+        return backends
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "starling.gateway")
+        let backends = try parsedBackends()
+        logger.info(
+            "configuration",
+            metadata: [
+                "gateway/config": """
+                bind=\(bind) mqtt-port=\(mqttPort) backend=\(backends.map(\.description).joined(separator: ",")) \
+                connect-buffer=\(connectBuffer) connect-timeout=\(connectTimeout) check-interval=\(checkInterval) \
+                rise=\(rise) fall=\(fall) log-level=\(logLevel)
+                """
+            ])
+        let state = GatewayState(backends: backends, rise: rise, fall: fall)
+        let settings = ClientSettings(
+            connectBuffer: connectBuffer,
+            connectTimeout: .nanoseconds(Int64(connectTimeout * 1_000_000_000)))
+        let interval = Duration.milliseconds(Int64(checkInterval * 1000))
+        let listener = GatewayListener(state: state, bind: bind, port: mqttPort, settings: settings, logger: logger)
+        let health = HealthCheckService(
+            state: state, interval: interval, timeout: min(interval, .seconds(2)), logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: health), .init(service: listener)],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
+
+@main
+enum GatewayMain {
+    static func main() async {
+        let arguments = GatewayEnvironment.merge(
+            arguments: Array(CommandLine.arguments.dropFirst()), options: GatewayCommand.valueOptions,
+            environment: ProcessInfo.processInfo.environment)
+        await GatewayCommand.main(arguments)
+    }
+}
+
+/// Every option can also come from the environment: `STARLING_` + the option name in upper case with `_` for `-`
+/// (`--mqtt-port` ← `STARLING_MQTT_PORT`); `--backend` ← `STARLING_BACKENDS` (or `STARLING_BACKEND`), a comma list.
+/// A flag on the command line wins over the environment. (The same rule as the Node's `EnvironmentArguments`.)
+enum GatewayEnvironment {
+    static func merge(arguments: [String], options: [String], environment: [String: String]) -> [String] {
+        var result = arguments
+        let given = Set(arguments.compactMap { arg -> String? in
+            guard arg.hasPrefix("--") else { return nil }
+            return String(arg.dropFirst(2).prefix { $0 != "=" })
+        })
+        for option in options where !given.contains(option) {
+            let value = environment[variableName(option)] ?? (option == "backend" ? environment["STARLING_BACKENDS"] : nil)
+            guard let value, !value.isEmpty else { continue }
+            let parts = option == "backend" ? value.split(separator: ",").map(String.init) : [value]
+            for part in parts {
+                result += ["--\(option)", part.trimmingCharacters(in: .whitespaces)]
+            }
+        }
+        return result
+    }
+
+    static func variableName(_ option: String) -> String {
+        "STARLING_" + String(option.uppercased().map { $0 == "-" ? "_" : $0 })
+    }
+}

@@ -1,0 +1,102 @@
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// The MQTT-over-TCP listener: every accepted connection starts with a `ClientConnectionHandler`. On graceful
+/// shutdown it stops accepting and closes every proxied connection.
+struct GatewayListener: Service {
+    let state: GatewayState
+    let bind: String
+    let port: Int
+    let settings: ClientSettings
+    let logger: Logger
+
+    func run() async throws {
+        let state = self.state
+        let settings = self.settings
+        let logger = self.logger
+        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: 256 * 1024, high: 1024 * 1024))
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        ClientConnectionHandler(state: state, settings: settings, logger: logger))
+                }
+            }
+        let channel: any Channel
+        do {
+            channel = try await bootstrap.bind(host: bind, port: port).get()
+        } catch where bind == "::" {
+            // No IPv6 on this host: fall back to IPv4 only.
+            channel = try await bootstrap.bind(host: "0.0.0.0", port: port).get()
+        }
+        logger.info(
+            "listening",
+            metadata: ["listener/kind": "mqtt", "listener/address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+        try? await gracefulShutdown()
+        logger.info("shutting down")
+        try? await channel.close()
+        for client in state.allConnections() { client.close(promise: nil) }
+    }
+}
+
+/// Active health checks: every `interval`, a TCP connect to each backend's MQTT port (success: the connection is
+/// established within `timeout`; it is closed at once). Results go through each backend's `HealthStateMachine`;
+/// when a backend becomes unhealthy, every client connection proxied to it is closed at once, so its clients
+/// reconnect through the gateway and land on the new owner of their session.
+struct HealthCheckService: Service {
+    let state: GatewayState
+    let interval: Duration
+    let timeout: Duration
+    let logger: Logger
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                for backend in state.backends {
+                    group.addTask { await checkForever(backend) }
+                }
+            }
+        }
+    }
+
+    private func checkForever(_ backend: Backend) async {
+        while !Task.isCancelled {
+            let started = ContinuousClock.now
+            let success = await check(backend)
+            guard !Task.isCancelled else { return }
+            let (transition, channels) = state.record(check: success, for: backend.name)
+            let metadata: Logger.Metadata = ["gateway/backend": "\(backend.name.rawValue)"]
+            switch transition {
+            case .becameUnhealthy?:
+                logger.warning(
+                    "backend down: closing its client connections",
+                    metadata: metadata.merging(["gateway/connections": "\(channels.count)"]) { $1 })
+                for channel in channels { channel.close(promise: nil) }
+            case .becameHealthy?:
+                logger.info("backend up", metadata: metadata)
+            case nil:
+                logger.trace("health check", metadata: metadata.merging(["gateway/ok": "\(success)"]) { $1 })
+            }
+            try? await Task.sleep(until: started + interval)
+        }
+    }
+
+    private func check(_ backend: Backend) async -> Bool {
+        let milliseconds = timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000
+        do {
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connectTimeout(.milliseconds(max(milliseconds, 1)))
+                .connect(host: backend.host, port: backend.mqttPort).get()
+            try? await channel.close()
+            return true
+        } catch {
+            return false
+        }
+    }
+}
