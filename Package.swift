@@ -78,9 +78,15 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // What the executables share: flags from the environment, logging set-up.
+        .target(
+            name: "StarlingCLI",
+            dependencies: [.product(name: "Logging", package: "swift-log")]
+        ),
         .executableTarget(
             name: "Node",
             dependencies: [
+                "StarlingCLI",
                 "MQTTCore", "BrokerActors", "ClusterTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -106,6 +112,7 @@ let package = Package(
         .executableTarget(
             name: "Gateway",
             dependencies: [
+                "StarlingCLI",
                 "MQTTCore", "ClusterTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -117,7 +124,7 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "MQTTCore", "ClusterTransport",
+                "Gateway", "StarlingCLI", "MQTTCore", "ClusterTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),

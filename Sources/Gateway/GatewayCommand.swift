@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
+import StarlingCLI
 
 /// `swift run Gateway`: the front door of a Starling cluster. It reads each MQTT client's CONNECT, sends the
 /// connection to the node that owns the client's session, and copies bytes both ways. Every option can also be set
@@ -75,12 +76,7 @@ struct GatewayCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let level = Logger.Level(rawValue: logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        bootstrapStarlingLogging(level: logLevel)
         let logger = Logger(label: "starling.gateway")
         let backends = try parsedBackends()
         logger.info(
@@ -111,35 +107,9 @@ struct GatewayCommand: AsyncParsableCommand {
 @main
 enum GatewayMain {
     static func main() async {
-        let arguments = GatewayEnvironment.merge(
+        let arguments = EnvironmentArguments.merge(
             arguments: Array(CommandLine.arguments.dropFirst()), options: GatewayCommand.valueOptions,
-            environment: ProcessInfo.processInfo.environment)
+            repeatable: ["backend": "STARLING_BACKENDS"], environment: ProcessInfo.processInfo.environment)
         await GatewayCommand.main(arguments)
-    }
-}
-
-/// Every option can also come from the environment: `STARLING_` + the option name in upper case with `_` for `-`
-/// (`--mqtt-port` ← `STARLING_MQTT_PORT`); `--backend` ← `STARLING_BACKENDS` (or `STARLING_BACKEND`), a comma list.
-/// A flag on the command line wins over the environment. (The same rule as the Node's `EnvironmentArguments`.)
-enum GatewayEnvironment {
-    static func merge(arguments: [String], options: [String], environment: [String: String]) -> [String] {
-        var result = arguments
-        let given = Set(arguments.compactMap { arg -> String? in
-            guard arg.hasPrefix("--") else { return nil }
-            return String(arg.dropFirst(2).prefix { $0 != "=" })
-        })
-        for option in options where !given.contains(option) {
-            let value = environment[variableName(option)] ?? (option == "backend" ? environment["STARLING_BACKENDS"] : nil)
-            guard let value, !value.isEmpty else { continue }
-            let parts = option == "backend" ? value.split(separator: ",").map(String.init) : [value]
-            for part in parts {
-                result += ["--\(option)", part.trimmingCharacters(in: .whitespaces)]
-            }
-        }
-        return result
-    }
-
-    static func variableName(_ option: String) -> String {
-        "STARLING_" + String(option.uppercased().map { $0 == "-" ? "_" : $0 })
     }
 }

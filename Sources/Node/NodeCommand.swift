@@ -7,6 +7,7 @@ import MQTTCore
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
+import StarlingCLI
 
 /// `swift run Node`: a Starling broker node. With no arguments it is a working single-node broker on the default
 /// ports. Every option can also be set through its `STARLING_*` environment variable.
@@ -84,12 +85,7 @@ struct NodeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let level = Logger.Level(rawValue: logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        bootstrapStarlingLogging(level: logLevel)
         let logger = Logger(label: "starling.node")
         let policy = try makePolicy()
         var config = BrokerConfiguration()
@@ -169,7 +165,8 @@ enum NodeMain {
         }
         let arguments = EnvironmentArguments.merge(
             arguments: Array(CommandLine.arguments.dropFirst()), options: NodeCommand.valueOptions,
-            flags: NodeCommand.booleanFlags, environment: ProcessInfo.processInfo.environment)
+            repeatable: ["seed": "STARLING_SEEDS"], flags: NodeCommand.booleanFlags,
+            environment: ProcessInfo.processInfo.environment)
         await NodeCommand.main(arguments)
     }
 }

@@ -1,4 +1,5 @@
 import ClusterTransport
+import StarlingCLI
 import Testing
 
 @testable import Gateway
@@ -163,8 +164,9 @@ struct GatewayStateTests {
 struct GatewayEnvironmentTests {
     @Test("STARLING_BACKENDS is a comma list of --backend; flags win over the environment")
     func merge() {
-        let merged = GatewayEnvironment.merge(
+        let merged = EnvironmentArguments.merge(
             arguments: ["--mqtt-port", "1999"], options: GatewayCommand.valueOptions,
+            repeatable: ["backend": "STARLING_BACKENDS"],
             environment: ["STARLING_BACKENDS": "a=h:1:0:0:1, b=h:2:0:0:1", "STARLING_MQTT_PORT": "7", "STARLING_RISE": "4"])
         #expect(merged == ["--mqtt-port", "1999", "--backend", "a=h:1:0:0:1", "--backend", "b=h:2:0:0:1", "--rise", "4"])
     }
