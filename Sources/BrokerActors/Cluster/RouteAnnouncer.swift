@@ -28,8 +28,12 @@ actor RouteAnnouncer {
         self.logger = logger
     }
 
-    /// Returns once every current peer has applied the local routes up to `version`, or has left.
+    /// Returns once every broker that is up in the current view (a peer this announcer has not met yet included:
+    /// its `up` event may still be on its way here) has applied the local routes up to `version`, or has left.
     func awaitAnnounced(_ version: UInt64) async {
+        for member in system.membership.upBrokers where peers[member.id.name]?.id != member.id {
+            peerUp(member.id)
+        }
         let names = Array(peers.keys)
         for name in names { kick(name) }
         for name in names {
