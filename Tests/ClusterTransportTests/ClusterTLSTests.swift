@@ -73,7 +73,9 @@ struct ClusterTLSHandshakeTests {
         let link = try await TLSTestLink.open(server: { server.makeServerHandler(context: serverContext) }, client: nil)
         defer { link.close() }
         let garbage = ByteBuffer(string: "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" + String(repeating: "x", count: 300))
-        try await link.connection.writeAndFlush(garbage)
+        // The server may have closed the connection already (it refuses at the first bytes, or a loaded machine
+        // reached its handshake timeout first): a failed write is as good as a successful one here.
+        try? await link.connection.writeAndFlush(garbage)
         await #expect(throws: (any Error).self) { try await link.serverResult.get() }
         try await link.connection.closeFuture.get()
     }
