@@ -51,13 +51,15 @@ enum TestCluster {
         }
     }
 
-    /// Waits for membership events until `system` sees `count` up brokers.
-    static func waitForUp(_ system: ClusterSystem, count: Int, within timeout: Duration = .seconds(10)) async throws {
+    /// Waits for membership events until `system` sees `count` up brokers. The bound is generous: in a full
+    /// parallel test run (several clusters of Node processes beside these in-process systems) a join has been seen
+    /// to take over 10 s; this is a wait, not a measure of speed.
+    static func waitForUp(_ system: ClusterSystem, count: Int, within timeout: Duration = .seconds(30)) async throws {
         try await waitForView(system, within: timeout) { $0.upBrokers.count == count }
     }
 
     static func waitForView(
-        _ system: ClusterSystem, within timeout: Duration = .seconds(10),
+        _ system: ClusterSystem, within timeout: Duration = .seconds(30),
         _ condition: @escaping @Sendable (MembershipSnapshot) -> Bool
     ) async throws {
         try await system.awaitMembership(within: timeout, condition)
