@@ -32,8 +32,11 @@ public distributed actor SessionHostActor: UnorderedCallRecipient {
     }
 
     /// Takes a session over from its previous owner (a handover after a membership change).
-    public distributed func adopt(_ snapshot: SessionSnapshot) async -> Bool {
-        await broker.adoptLocally(snapshot, connectionLost: false)
+    /// `brokers` are the brokers up in the sender's view: the session's routes are announced to each of them before
+    /// this returns (this node, just started, may not have met them all yet), so the sender can drop its copy.
+    public distributed func adopt(_ snapshot: SessionSnapshot, announcingTo brokers: [NodeID]) async -> Bool {
+        await broker.meet(brokers)
+        return await broker.adoptLocally(snapshot, connectionLost: false)
     }
 
     /// Messages that reached the session's previous owner after it moved here.

@@ -26,8 +26,9 @@ extension Broker {
     public func adopt(_ snapshot: SessionSnapshot, on node: NodeName) async -> Bool {
         if node == actorSystem.node.name { return await adoptLocally(snapshot, connectionLost: false) }
         do {
+            let brokers = actorSystem.membership.upBrokers.map(\.id)
             return try await actorSystem.wellKnown(SessionHostActor.self, path: SessionHostActor.path, on: node)
-                .adopt(snapshot)
+                .adopt(snapshot, announcingTo: brokers)
         } catch {
             logger.warning("session handover failed", metadata: ["cluster/peer": "\(node)", "error": "\(error)"])
             return false
@@ -57,6 +58,11 @@ extension Broker {
             self.metrics.sessionsAdopted.add(1, ordering: .relaxed)
             return true
         }
+    }
+
+    /// Makes the route announcer send to these brokers too (another node saw them up first).
+    func meet(_ brokers: [NodeID]) async {
+        for broker in brokers where broker.name != actorSystem.node.name { await announcer.peerUp(broker) }
     }
 
     public func passOn(_ items: [SessionDelivery], to node: NodeName, clientID: ClientID) async {
