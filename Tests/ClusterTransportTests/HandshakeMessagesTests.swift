@@ -28,7 +28,7 @@ private func helloPayload(edit: (inout HandshakeHello) -> Void = { _ in }) -> By
             features: HandshakeFeatures(rawValue: 0xFFFF_FFFF), nonce: nonce(3))
         let payload = hello.encoded
         #expect(try HandshakeHello.decode(payload) == hello)
-        #expect(Array(payload.readableBytesView.prefix(8)) == Array("STRL".utf8) + [0, 2, 0, 0])
+        #expect(Array(payload.readableBytesView.prefix(8)) == Array("STRL".utf8) + [0, 3, 0, 0])
     }
 
     @Test func invalidHelloFieldsFail() {

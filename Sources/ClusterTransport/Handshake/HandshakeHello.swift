@@ -7,7 +7,8 @@ import NIOCore
 /// (fields a later minor version appends).
 struct HandshakeHello: Sendable, Equatable {
     static let magic: [UInt8] = Array("STRL".utf8)
-    static let currentMajor: UInt16 = 2  // 2: the broker's hot types travel in hand-written binary forms
+    /// 2: the broker's hot types travel in hand-written binary forms; 3: member records carry services.
+    static let currentMajor: UInt16 = 3
     static let currentMinor: UInt16 = 0
     static let nonceSize = 32
 

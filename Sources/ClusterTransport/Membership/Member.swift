@@ -9,6 +9,8 @@ public struct Member: Sendable, Hashable, Codable, CustomStringConvertible {
     /// Relative capacity for key ownership: finite, >= 0 and <= `maximumWeight`; 0 never owns keys.
     public var weight: Double
     public var status: MemberStatus
+    /// Client-facing services (MQTT, WebSocket, HTTP ports…), sorted by name, at most `MemberService.maximumCount`.
+    public var services: [MemberService]
     /// Bumped on every change of this record.
     public var version: UInt64
 
@@ -19,7 +21,8 @@ public struct Member: Sendable, Hashable, Codable, CustomStringConvertible {
         role: MemberRole = .broker,
         weight: Double = 1,
         status: MemberStatus = .joining,
-        version: UInt64 = 1
+        version: UInt64 = 1,
+        services: [MemberService] = []
     ) {
         self.id = id
         self.endpoint = endpoint
@@ -27,6 +30,7 @@ public struct Member: Sendable, Hashable, Codable, CustomStringConvertible {
         self.weight = Member.isValidWeight(weight) ? weight : 1
         self.status = status
         self.version = version
+        self.services = MemberService.normalised(services) ?? []
     }
 
     /// The largest accepted weight: keeps scores and shares well inside `Double`'s range.
@@ -37,7 +41,7 @@ public struct Member: Sendable, Hashable, Codable, CustomStringConvertible {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case id, endpoint, role, weight, status, version
+        case id, endpoint, role, weight, status, version, services
     }
 
     /// Decodes a record (fields in declaration order, for sequential formats), rejecting an invalid weight;
@@ -54,7 +58,15 @@ public struct Member: Sendable, Hashable, Codable, CustomStringConvertible {
         }
         let status = try container.decode(MemberStatus.self, forKey: .status)
         let version = try container.decode(UInt64.self, forKey: .version)
-        self.init(id: id, endpoint: endpoint, role: role, weight: weight, status: status, version: version)
+        let services = try container.decode([MemberService].self, forKey: .services)
+        guard let normalised = MemberService.normalised(services), normalised == services else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .services, in: container,
+                debugDescription: "member services must be sorted, unique and at most \(MemberService.maximumCount)")
+        }
+        self.init(
+            id: id, endpoint: endpoint, role: role, weight: weight, status: status, version: version,
+            services: services)
     }
 
     /// Encodes the fields in declaration order.
@@ -66,9 +78,13 @@ public struct Member: Sendable, Hashable, Codable, CustomStringConvertible {
         try container.encode(weight, forKey: .weight)
         try container.encode(status, forKey: .status)
         try container.encode(version, forKey: .version)
+        try container.encode(services, forKey: .services)
     }
 
-    public var description: String { "\(id)@\(endpoint) \(role) \(status) v\(version) w\(weight)" }
+    public var description: String {
+        let offered = services.isEmpty ? "" : " " + services.map(\.description).joined(separator: ",")
+        return "\(id)@\(endpoint) \(role) \(status) v\(version) w\(weight)\(offered)"
+    }
 
     /// Whether this record wins over `other`, a record of the same incarnation: the higher version, then the more
     /// severe status, then (only for records that should not exist: same version and status, different contents)
@@ -79,6 +95,7 @@ public struct Member: Sendable, Hashable, Codable, CustomStringConvertible {
         if role != other.role { return role.rawValue > other.role.rawValue }
         if weight != other.weight { return weight > other.weight }
         if endpoint.host != other.endpoint.host { return endpoint.host > other.endpoint.host }
-        return endpoint.port > other.endpoint.port
+        if endpoint.port != other.endpoint.port { return endpoint.port > other.endpoint.port }
+        return services.lexicographicallyPrecedes(other.services, by: >)
     }
 }

@@ -67,6 +67,10 @@ public final class MembershipShell: Sendable {
         update { $0.membership.setLocalStatus(status) }
     }
 
+    func updateLocal(weight: Double?, services: [MemberService]?) -> [MembershipEvent] {
+        update { $0.membership.updateLocal(weight: weight, services: services) }
+    }
+
     func markDown(_ node: NodeID, now: NIODeadline = .now()) -> [MembershipEvent] {
         update { s in
             s.detector.forget(node)

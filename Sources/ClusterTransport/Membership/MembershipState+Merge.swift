@@ -76,6 +76,7 @@ extension MembershipState {
         case (false, _):
             if incoming.status != current.status || incoming.endpoint != current.endpoint
                 || incoming.role != current.role || incoming.weight != current.weight
+                || incoming.services != current.services
             {
                 events.append(.changed(incoming, previous: current.status))
             }

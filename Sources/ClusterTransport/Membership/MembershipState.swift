@@ -6,7 +6,7 @@ import NIOCore
 ///
 /// Rules (the merge rules proper are in `MembershipState+Merge.swift`):
 /// - Records are keyed by node name; one record per name.
-/// - Only the member itself changes its own record (`setLocalStatus`), bumping its version. Others only mark it
+/// - Only the member itself changes its own record (`setLocalStatus`, `updateLocal`), bumping its version. Others only mark it
 ///   down (`markDown`: version + 1).
 /// - A down member becomes removed after `removeAfter` (same version: at equal versions the more severe status
 ///   wins, so the removal spreads without racing a refutation). A removed record stays as a tombstone for
@@ -74,6 +74,26 @@ public struct MembershipState: Sendable {
         local.status = status
         local.version = Self.next(local.version)
         return record([.changed(local, previous: previous)])
+    }
+
+    /// Changes the local member's weight and services (each when given), bumping the version, so the gossip carries
+    /// the new record everywhere. Reported as a change with the unchanged status as `previous`. Nothing changes
+    /// (and nothing is reported) when the values are the same, or the weight is invalid, or there are too many
+    /// services.
+    public mutating func updateLocal(weight: Double? = nil, services: [MemberService]? = nil) -> [MembershipEvent] {
+        var updated = local
+        if let weight {
+            guard Member.isValidWeight(weight) else { return [] }
+            updated.weight = weight
+        }
+        if let services {
+            guard let normalised = MemberService.normalised(services) else { return [] }
+            updated.services = normalised
+        }
+        guard updated != local else { return [] }
+        updated.version = Self.next(local.version)
+        local = updated
+        return record([.changed(local, previous: local.status)])
     }
 
     /// The failure detector's verdict: marks that incarnation down (version + 1) unless it is already down or

@@ -64,6 +64,14 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
     /// Where this node's cluster listener is reachable.
     public var endpoint: Endpoint { transport.localEndpoint }
 
+    /// Changes this member's weight (when given; finite, 0...`Member.maximumWeight`) and the services it announces
+    /// (when given), and gossips the new record at once. Ownership follows the new weight everywhere as the record
+    /// spreads. Returns false when nothing changed or a value was refused.
+    @discardableResult
+    public func updateLocalMember(weight: Double? = nil, services: [MemberService]? = nil) -> Bool {
+        transport.updateLocal(weight: weight, services: services, system: self)
+    }
+
     /// Leaves the cluster gracefully: peers learn that this node is leaving before its links close.
     public func leave() async {
         await transport.leave(system: self)

@@ -14,6 +14,9 @@ public struct ClusterSystemSettings: Sendable {
     public var listens = true
     public var role: MemberRole = .broker
     public var weight: Double = 1
+    /// Client-facing services announced in this member's record (see `MemberService`); may change later through
+    /// `ClusterSystem.updateLocalMember`.
+    public var services: [MemberService] = []
     public var cookie: ClusterCookie
     /// Certificate files; nil generates a self-signed certificate for this boot.
     public var tlsFiles: ClusterTLSFiles?

@@ -49,7 +49,9 @@ final class ClusterTransportLayer: Sendable {
                 node: node, listen: localEndpoint, role: settings.role, weight: settings.weight, features: [],
                 cookie: settings.cookie)
             self.membership = MembershipShell(
-                local: Member(id: node, endpoint: localEndpoint, role: settings.role, weight: settings.weight, status: .joining, version: 0),
+                local: Member(
+                    id: node, endpoint: localEndpoint, role: settings.role, weight: settings.weight, status: .joining,
+                    version: 0, services: settings.services),
                 detector: settings.failureDetector)
             return
         }
@@ -78,7 +80,8 @@ final class ClusterTransportLayer: Sendable {
             node: node, listen: endpoint, role: settings.role, weight: settings.weight,
             features: settings.compressAbove == nil ? [] : [.lz4], cookie: settings.cookie)
         let local = Member(
-            id: node, endpoint: endpoint, role: settings.role, weight: settings.weight, status: .joining, version: 0)
+            id: node, endpoint: endpoint, role: settings.role, weight: settings.weight, status: .joining, version: 0,
+            services: settings.services)
         self.membership = MembershipShell(local: local, detector: settings.failureDetector)
         logger.info("cluster listener up", metadata: ["cluster/endpoint": "\(endpoint)", "cluster/incarnation": "\(node.incarnation)"])
     }
@@ -174,6 +177,15 @@ final class ClusterTransportLayer: Sendable {
     private var allSeedsAreSelf: Bool {
         let associations = state.withLock { Array($0.associations.values) }
         return !associations.isEmpty && associations.allSatisfy(\.isSelf)
+    }
+
+    /// Changes the local member's weight and/or services and gossips the new record at once.
+    func updateLocal(weight: Double?, services: [MemberService]?, system: ClusterSystem) -> Bool {
+        let events = membership.updateLocal(weight: weight, services: services)
+        guard !events.isEmpty else { return false }
+        logger.info("local member updated", metadata: ["cluster/member": "\(membership.local)"])
+        apply(events, system: system)
+        return true
     }
 
     // MARK: Shutdown
