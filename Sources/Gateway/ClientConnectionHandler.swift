@@ -119,7 +119,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, RemovableChannelHand
             finish(context)
             return
         }
-        let (clientGlue, backendGlue) = GlueHandler.matchedPair()
+        let (clientGlue, backendGlue) = GlueHandler.matchedPair(traffic: state.traffic(for: backend.name))
         let loop = context.eventLoop
         let backendGlueBound = NIOLoopBound(backendGlue, eventLoop: loop)
         let bound = NIOLoopBound((self, context, clientGlue), eventLoop: loop)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ClusterTransport
 import Foundation
 import Logging
 import NIOCore
@@ -7,8 +8,10 @@ import ServiceLifecycle
 import StarlingCLI
 
 /// `swift run Gateway`: the front door of a Starling cluster. It reads each MQTT client's CONNECT, sends the
-/// connection to the node that owns the client's session, and copies bytes both ways. Every option can also be set
-/// through its `STARLING_*` environment variable (`--backend` as `STARLING_BACKENDS`, a comma list).
+/// connection to the node that owns the client's session, and copies bytes both ways. It finds the nodes either by
+/// joining the cluster (`--seed` and the cookie: a member with the gateway role) or from `--backend` (static).
+/// Every option can also be set through its `STARLING_*` environment variable (`--backend` as
+/// `STARLING_BACKENDS`, `--seed` as `STARLING_SEEDS`, `--weight` as `STARLING_WEIGHTS`, comma lists).
 struct GatewayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "Gateway", abstract: "The Starling MQTT gateway: routes each client to its session's node.",
@@ -18,16 +21,22 @@ struct GatewayCommand: AsyncParsableCommand {
 
     /// The options that take a value, for the environment fallback; keep in step with the properties below.
     static let valueOptions = [
-        "bind", "mqtt-port", "backend", "connect-buffer", "connect-timeout", "check-interval", "rise", "fall",
-        "log-level",
-    ]
+        "name", "bind", "mqtt-port", "backend", "weight", "connect-buffer", "connect-timeout", "check-interval", "rise",
+        "fall", "log-level",
+    ] + ClusterOptions.valueOptions
 
+    @Option(help: "This gateway's member name in the cluster.") var name = "gateway@127.0.0.1"
     @Option(help: "The address to listen on; :: listens on IPv6 and IPv4.") var bind = "::"
     @Option(help: "MQTT over TCP.") var mqttPort = 1883
     @Option(help: ArgumentHelp(
         "A broker node: NAME=HOST:MQTT:WS:HTTP:WEIGHT, NAME being the node's --name; repeatable (STARLING_BACKENDS: a comma list).",
         valueName: "backend"))
     var backend: [String] = []
+    @Option(help: ArgumentHelp(
+        "NAME=WEIGHT: send clients to node NAME by this weight instead of its own; repeatable (STARLING_WEIGHTS).",
+        valueName: "name=weight"))
+    var weight: [String] = []
+    @OptionGroup(title: "Cluster (join with --seed and a cookie instead of --backend)") var cluster: ClusterOptions
     @Option(help: "Largest first packet (the CONNECT) accepted, in bytes.") var connectBuffer = 65_536
     @Option(help: "Seconds a new connection has to send its whole CONNECT.") var connectTimeout = 10.0
     @Option(help: "Seconds between health checks of each backend.") var checkInterval = 2.0
@@ -51,15 +60,42 @@ struct GatewayCommand: AsyncParsableCommand {
         }
         guard (1...100).contains(rise) else { throw ValidationError("--rise must be 1...100, got \(rise)") }
         guard (1...100).contains(fall) else { throw ValidationError("--fall must be 1...100, got \(fall)") }
+        _ = try ClusterOptions.nodeName(name)
+        _ = try parsedWeights()
+        let clustered = try clusterSettings() != nil
+        guard clustered || !backend.isEmpty else {
+            throw ValidationError(
+                "give --seed HOST:PORT with --cookie (join the cluster) or --backend NAME=HOST:MQTT:WS:HTTP:WEIGHT (static backends)")
+        }
+        guard !clustered || backend.isEmpty else {
+            throw ValidationError("--backend and --cookie exclude each other: the backends come from the cluster when it is joined")
+        }
         _ = try parsedBackends()
+    }
+
+    /// The cluster settings (role gateway, weight 0: it owns nothing); nil without a cookie.
+    func clusterSettings() throws -> ClusterSystemSettings? {
+        try cluster.settings(name: name, bind: bind, role: .gateway, weight: 0)
+    }
+
+    /// The `--weight NAME=W` overrides; throws a `ValidationError` naming the flag.
+    func parsedWeights() throws -> [NodeName: Double] {
+        var overrides: [NodeName: Double] = [:]
+        for text in weight {
+            let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let node = NodeName(parts[0]) else {
+                throw ValidationError("--weight must be NAME=WEIGHT with NAME a node's --name, got \(text)")
+            }
+            guard let value = Double(parts[1]), value.isFinite, value > 0, value <= Member.maximumWeight else {
+                throw ValidationError("--weight \(parts[0]): the weight must be a number > 0 and at most 1000000, got \(parts[1])")
+            }
+            overrides[node] = value
+        }
+        return overrides
     }
 
     /// The `--backend` values, parsed; throws a `ValidationError` naming the flag.
     func parsedBackends() throws -> [Backend] {
-        guard !backend.isEmpty else {
-            throw ValidationError(
-                "at least one --backend NAME=HOST:MQTT:WS:HTTP:WEIGHT is required (or STARLING_BACKENDS=a,b,c)")
-        }
         var backends: [Backend] = []
         for text in backend {
             do {
@@ -79,16 +115,26 @@ struct GatewayCommand: AsyncParsableCommand {
         bootstrapStarlingLogging(level: logLevel)
         let logger = Logger(label: "starling.gateway")
         let backends = try parsedBackends()
+        let overrides = try parsedWeights()
         logger.info(
             "configuration",
             metadata: [
                 "gateway/config": """
-                bind=\(bind) mqtt-port=\(mqttPort) backend=\(backends.map(\.description).joined(separator: ",")) \
+                name=\(name) bind=\(bind) mqtt-port=\(mqttPort) \
+                backend=\(backends.map(\.description).joined(separator: ",")) weight=\(weight.joined(separator: ",")) \
                 connect-buffer=\(connectBuffer) connect-timeout=\(connectTimeout) check-interval=\(checkInterval) \
-                rise=\(rise) fall=\(fall) log-level=\(logLevel)
+                rise=\(rise) fall=\(fall) log-level=\(logLevel) \(cluster.logWords.joined(separator: " "))
                 """
             ])
-        let state = GatewayState(backends: backends, rise: rise, fall: fall)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        let state: GatewayState
+        if let settings = try clusterSettings() {
+            state = GatewayState(clusterWithRise: rise, fall: fall, overrides: overrides)
+            let system = try await ClusterSystem(settings: settings, logger: Logger(label: "starling.cluster"))
+            services.append(.init(service: MembershipFollower(system: system, state: state, logger: logger)))
+        } else {
+            state = GatewayState(backends: backends, rise: rise, fall: fall, overrides: overrides)
+        }
         let settings = ClientSettings(
             connectBuffer: connectBuffer,
             connectTimeout: .nanoseconds(Int64(connectTimeout * 1_000_000_000)))
@@ -96,10 +142,9 @@ struct GatewayCommand: AsyncParsableCommand {
         let listener = GatewayListener(state: state, bind: bind, port: mqttPort, settings: settings, logger: logger)
         let health = HealthCheckService(
             state: state, interval: interval, timeout: min(interval, .seconds(2)), logger: logger)
+        services += [.init(service: health), .init(service: listener)]
         let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: health), .init(service: listener)],
-                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }
@@ -109,7 +154,7 @@ enum GatewayMain {
     static func main() async {
         let arguments = EnvironmentArguments.merge(
             arguments: Array(CommandLine.arguments.dropFirst()), options: GatewayCommand.valueOptions,
-            repeatable: ["backend": "STARLING_BACKENDS"], environment: ProcessInfo.processInfo.environment)
+            repeatable: ["backend": "STARLING_BACKENDS", "seed": "STARLING_SEEDS", "weight": "STARLING_WEIGHTS"], environment: ProcessInfo.processInfo.environment)
         await GatewayCommand.main(arguments)
     }
 }

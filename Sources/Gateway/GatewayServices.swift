@@ -45,10 +45,10 @@ struct GatewayListener: Service {
     }
 }
 
-/// Active health checks: every `interval`, a TCP connect to each backend's MQTT port (success: the connection is
-/// established within `timeout`; it is closed at once). Results go through each backend's `HealthStateMachine`;
-/// when a backend becomes unhealthy, every client connection proxied to it is closed at once, so its clients
-/// reconnect through the gateway and land on the new owner of their session.
+/// Active health checks: every `interval`, each backend known at that moment is checked (`HealthProbe`: its
+/// `/api/v5/status`, or a TCP connect when it has no HTTP port). Results go through each backend's
+/// `HealthStateMachine`; when a backend becomes unhealthy, every client connection proxied to it is closed at once,
+/// so its clients reconnect through the gateway and land on the new owner of their session.
 struct HealthCheckService: Service {
     let state: GatewayState
     let interval: Duration
@@ -57,46 +57,33 @@ struct HealthCheckService: Service {
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
-            await withTaskGroup(of: Void.self) { group in
-                for backend in state.backends {
-                    group.addTask { await checkForever(backend) }
+            while !Task.isCancelled {
+                let started = ContinuousClock.now
+                await withTaskGroup(of: Void.self) { group in
+                    for backend in state.backends {
+                        group.addTask { await checkOnce(backend) }
+                    }
                 }
+                try? await Task.sleep(until: started + interval)
             }
         }
     }
 
-    private func checkForever(_ backend: Backend) async {
-        while !Task.isCancelled {
-            let started = ContinuousClock.now
-            let success = await check(backend)
-            guard !Task.isCancelled else { return }
-            let (transition, channels) = state.record(check: success, for: backend.name)
-            let metadata: Logger.Metadata = ["gateway/backend": "\(backend.name.rawValue)"]
-            switch transition {
-            case .becameUnhealthy?:
-                logger.warning(
-                    "backend down: closing its client connections",
-                    metadata: metadata.merging(["gateway/connections": "\(channels.count)"]) { $1 })
-                for channel in channels { channel.close(promise: nil) }
-            case .becameHealthy?:
-                logger.info("backend up", metadata: metadata)
-            case nil:
-                logger.trace("health check", metadata: metadata.merging(["gateway/ok": "\(success)"]) { $1 })
-            }
-            try? await Task.sleep(until: started + interval)
-        }
-    }
-
-    private func check(_ backend: Backend) async -> Bool {
-        let milliseconds = timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000
-        do {
-            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .connectTimeout(.milliseconds(max(milliseconds, 1)))
-                .connect(host: backend.host, port: backend.mqttPort).get()
-            try? await channel.close()
-            return true
-        } catch {
-            return false
+    private func checkOnce(_ backend: Backend) async {
+        let result = await HealthProbe.check(backend, timeout: timeout)
+        guard !Task.isCancelled else { return }
+        let (transition, channels) = state.record(check: result, for: backend.name)
+        let metadata: Logger.Metadata = ["gateway/backend": "\(backend.name.rawValue)", "gateway/check": "\(result.detail)"]
+        switch transition {
+        case .becameUnhealthy?:
+            logger.warning(
+                "backend down: closing its client connections",
+                metadata: metadata.merging(["gateway/connections": "\(channels.count)"]) { $1 })
+            for channel in channels { channel.close(promise: nil) }
+        case .becameHealthy?:
+            logger.info("backend up", metadata: metadata)
+        case nil:
+            logger.trace("health check", metadata: metadata)
         }
     }
 }

@@ -12,13 +12,20 @@ final class GlueHandler {
     private var pendingRead = false
     private var inputClosed = false
     private var outputClosed = false
+    /// Where the bytes this side reads are counted (`fromClient`: this side is the client's channel).
+    private let traffic: TrafficCounter?
+    private let fromClient: Bool
 
-    private init() {}
+    private init(traffic: TrafficCounter?, fromClient: Bool) {
+        self.traffic = traffic
+        self.fromClient = fromClient
+    }
 
-    /// Two handlers, each the other's partner: add one to each channel's pipeline.
-    static func matchedPair() -> (GlueHandler, GlueHandler) {
-        let first = GlueHandler()
-        let second = GlueHandler()
+    /// Two handlers, each the other's partner: add the first to the client's channel and the second to the
+    /// backend's. When `traffic` is given, the bytes copied each way are counted there.
+    static func matchedPair(traffic: TrafficCounter? = nil) -> (GlueHandler, GlueHandler) {
+        let first = GlueHandler(traffic: traffic, fromClient: true)
+        let second = GlueHandler(traffic: traffic, fromClient: false)
         first.partner = second
         second.partner = first
         return (first, second)
@@ -53,7 +60,7 @@ final class GlueHandler {
 extension GlueHandler: Sendable {}
 
 extension GlueHandler: ChannelDuplexHandler {
-    typealias InboundIn = NIOAny
+    typealias InboundIn = ByteBuffer
     typealias OutboundIn = NIOAny
     typealias OutboundOut = NIOAny
 
@@ -67,6 +74,7 @@ extension GlueHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        traffic?.add(unwrapInboundIn(data).readableBytes, fromClient: fromClient)
         partner?.partnerWrite(data)
     }
 

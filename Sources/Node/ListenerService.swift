@@ -5,6 +5,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import ServiceLifecycle
+import StarlingCLI
 
 struct ListenerSettings: Sendable {
     var bind: String
@@ -18,11 +19,12 @@ struct ListenerSettings: Sendable {
     var connectTimeout: TimeAmount
 }
 
-/// Binds the MQTT, MQTT-over-WebSocket and MQTTS listeners, publishes `$SYS`, and closes everything on graceful
-/// shutdown.
+/// Binds the MQTT, MQTT-over-WebSocket and MQTTS listeners (announcing each bound port in the node's member
+/// record), publishes `$SYS`, and closes everything on graceful shutdown.
 struct ListenerService: Service {
     let broker: Broker
     let settings: ListenerSettings
+    let announcer: ServiceAnnouncer
     let logger: Logger
 
     func run() async throws {
@@ -30,19 +32,19 @@ struct ListenerService: Service {
         let tls = try makeTLSContext()
         var channels: [any Channel] = []
         if settings.mqttPort > 0 {
-            channels.append(try await bind(port: settings.mqttPort, kind: "mqtt", group: group) { channel in
+            channels.append(try await bind(port: settings.mqttPort, kind: ServiceNames.mqtt, group: group) { channel in
                 channel.eventLoop.makeCompletedFuture { try self.addMQTTHandlers(to: channel.pipeline.syncOperations) }
             })
         }
         if settings.wsPort > 0 {
-            channels.append(try await bind(port: settings.wsPort, kind: "ws", group: group) { channel in
+            channels.append(try await bind(port: settings.wsPort, kind: ServiceNames.webSocket, group: group) { channel in
                 WebSocketMQTT.configure(
                     channel, broker: broker, maxPacketSize: settings.maxPacketSize,
                     upgradeTimeout: settings.connectTimeout, logger: logger)
             })
         }
         if let tls, settings.mqttsPort > 0 {
-            channels.append(try await bind(port: settings.mqttsPort, kind: "mqtts", group: group) { channel in
+            channels.append(try await bind(port: settings.mqttsPort, kind: ServiceNames.mqtts, group: group) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
                     try self.addMQTTHandlers(to: channel.pipeline.syncOperations)
@@ -88,6 +90,7 @@ struct ListenerService: Service {
         logger.info(
             "listening",
             metadata: ["listener/kind": "\(kind)", "listener/address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+        if let bound = channel.localAddress?.port { announcer.bound(kind, port: bound) }
         return channel
     }
 

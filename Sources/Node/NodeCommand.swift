@@ -23,9 +23,8 @@ struct NodeCommand: AsyncParsableCommand {
     static let valueOptions = [
         "name", "bind", "mqtt-port", "ws-port", "mqtts-port", "tls-cert", "tls-key", "tls-ca", "password-file",
         "acl-file", "max-packet-size", "receive-maximum", "max-inflight", "session-queue", "max-keepalive", "sys-interval",
-        "connect-timeout", "log-level", "cluster-port", "seed", "cookie", "cookie-file", "weight", "advertise",
-        "cluster-cert", "cluster-key", "cluster-ca", "data-dir",
-    ]
+        "connect-timeout", "log-level", "weight", "data-dir", "http-port",
+    ] + ClusterOptions.valueOptions
     static let booleanFlags = ["no-allow-anonymous"]
 
     @Option(help: "This node's name, as in $SYS topics.") var name = "starling@127.0.0.1"
@@ -33,6 +32,7 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "MQTT over TCP.") var mqttPort = 1883
     @Option(help: "MQTT over WebSocket, path /mqtt.") var wsPort = 8083
     @Option(help: "MQTT over TLS; needs --tls-cert and --tls-key.") var mqttsPort = 8883
+    @Option(help: "The HTTP API (/api/v5/status for health checks).") var httpPort = 18083
     @Option(help: "PEM certificate chain for MQTTS.") var tlsCert: String?
     @Option(help: "PEM private key for MQTTS.") var tlsKey: String?
     @Option(help: "PEM CA bundle; when given, MQTTS clients must present a certificate it signed.") var tlsCa: String?
@@ -47,22 +47,14 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Seconds between $SYS publications (0 = off).") var sysInterval = 10
     @Option(help: "Seconds a new connection has to send CONNECT.") var connectTimeout = 10
     @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel = "info"
-    @Option(help: "Cluster listener (TLS 1.3 only); the cluster runs when a cookie is set.") var clusterPort = 4370
-    @Option(help: "HOST:PORT of a cluster member to join through; repeatable (STARLING_SEEDS: a comma list).")
-    var seed: [String] = []
-    @Option(help: "The shared cluster cookie, at least 32 characters.") var cookie: String?
-    @Option(help: "A file whose first line is the cluster cookie.") var cookieFile: String?
+    @OptionGroup(title: "Cluster") var cluster: ClusterOptions
     @Option(help: "This node's share of sessions relative to the others (rendezvous-hashing weight).") var weight = 1.0
-    @Option(help: "The host other members dial to reach this node (default: the part of --name after @).")
-    var advertise: String?
-    @Option(help: "PEM certificate for cluster links (default: a self-signed one generated at start).")
-    var clusterCert: String?
-    @Option(help: "PEM private key for --cluster-cert.") var clusterKey: String?
-    @Option(help: "PEM CA bundle: when given, cluster peers must present a certificate it signed.") var clusterCa: String?
     @Option(help: "Directory for persistent sessions and retained messages (default: memory only).") var dataDir: String?
 
     func validate() throws {
-        for (flag, port) in [("--mqtt-port", mqttPort), ("--ws-port", wsPort), ("--mqtts-port", mqttsPort)] {
+        for (flag, port) in [
+            ("--mqtt-port", mqttPort), ("--ws-port", wsPort), ("--mqtts-port", mqttsPort), ("--http-port", httpPort),
+        ] {
             guard (0...65_535).contains(port) else { throw ValidationError("\(flag) must be 0...65535, got \(port)") }
         }
         guard Logger.Level(rawValue: logLevel) != nil else {
@@ -99,9 +91,9 @@ struct NodeCommand: AsyncParsableCommand {
         config.connectTimeoutMilliseconds = Int64(connectTimeout) * 1000
         logEffectiveConfiguration(logger)
         let clusterLogger = Logger(label: "starling.cluster")
-        let cluster = try clusterSettings()
-        if cluster == nil { logger.info("cluster off: no --cookie or --cookie-file") }
-        let system = try await ClusterSystem(settings: cluster ?? standaloneSettings(), logger: clusterLogger)
+        let clustered = try clusterSettings()
+        if clustered == nil { logger.info("cluster off: no --cookie or --cookie-file") }
+        let system = try await ClusterSystem(settings: clustered ?? standaloneSettings(), logger: clusterLogger)
         var store: DurableStore?
         var restored = RestoredState()
         if let dataDir {
@@ -113,12 +105,22 @@ struct NodeCommand: AsyncParsableCommand {
         }
         let broker = Broker(configuration: config, policy: policy, actorSystem: system, store: store, logger: logger)
         await broker.restore(restored)
-        let listeners = ListenerService(broker: broker, settings: listenerSettings(), logger: logger)
-        // Shut down in reverse order: the listeners (clients) first, then the cluster links.
+        let announcer = ServiceAnnouncer(system: system)
+        let listeners = ListenerService(
+            broker: broker, settings: listenerSettings(), announcer: announcer, logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: ClusterService(system: system, broker: broker, logger: clusterLogger)),
+            .init(service: listeners),
+        ]
+        if httpPort > 0 {
+            let http = NodeHTTPService.make(
+                broker: broker, bind: bind, port: httpPort, logger: Logger(label: "starling.http"),
+                onBound: { announcer.bound(ServiceNames.http, port: $0) })
+            services.append(.init(service: http))
+        }
+        // Shut down in reverse order: the HTTP API and the listeners (clients) first, then the cluster links.
         let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: ClusterService(system: system, broker: broker, logger: clusterLogger)), .init(service: listeners)],
-                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 
@@ -133,18 +135,15 @@ struct NodeCommand: AsyncParsableCommand {
     /// when redirected and a killed node would lose it.
     private func logEffectiveConfiguration(_ logger: Logger) {
         let lines = [
-            "name=\(name)", "bind=\(bind)", "mqtt-port=\(mqttPort)", "ws-port=\(wsPort)",
+            "name=\(name)", "bind=\(bind)", "mqtt-port=\(mqttPort)", "ws-port=\(wsPort)", "http-port=\(httpPort)",
             "mqtts-port=\(tlsCert == nil ? "off (no --tls-cert)" : String(mqttsPort))",
             "tls-cert=\(tlsCert ?? "-")", "tls-key=\(tlsKey == nil ? "-" : "****")", "tls-ca=\(tlsCa ?? "-")",
             "password-file=\(passwordFile ?? "-")", "acl-file=\(aclFile ?? "-")", "allow-anonymous=\(allowAnonymous)",
             "max-packet-size=\(maxPacketSize)", "receive-maximum=\(receiveMaximum)", "max-inflight=\(maxInflight)",
             "session-queue=\(sessionQueue)",
             "max-keepalive=\(maxKeepalive)", "sys-interval=\(sysInterval)", "connect-timeout=\(connectTimeout)",
-            "log-level=\(logLevel)", "cluster-port=\(clusterPort)", "seed=\(seed.joined(separator: ","))",
-            "cookie=\(cookie == nil ? "-" : "****")", "cookie-file=\(cookieFile ?? "-")", "weight=\(weight)",
-            "advertise=\(advertise ?? "-")", "cluster-cert=\(clusterCert ?? "-")",
-            "cluster-key=\(clusterKey == nil ? "-" : "****")", "cluster-ca=\(clusterCa ?? "-")", "data-dir=\(dataDir ?? "- (memory only)")",
-        ]
+            "log-level=\(logLevel)", "weight=\(weight)", "data-dir=\(dataDir ?? "- (memory only)")",
+        ] + cluster.logWords
         logger.info("configuration", metadata: ["node/config": "\(lines.joined(separator: " "))"])
     }
 }

@@ -142,24 +142,6 @@ struct HealthStateMachineTests {
     }
 }
 
-@Suite("gateway state")
-struct GatewayStateTests {
-    @Test("health results reach routing: a backend down is skipped, then back")
-    func routingFollowsHealth() {
-        let state = GatewayState(backends: BackendChooserTests.three, rise: 1, fall: 2)
-        let id = "state-client"
-        let full = Ownership.preferenceList(for: "session/\(id)", among: BackendChooserTests.candidates(BackendChooserTests.three))
-        #expect(state.candidates(for: id).map(\.name) == full)
-        _ = state.record(check: false, for: full[0])
-        #expect(state.candidates(for: id).map(\.name) == full, "one failure of fall 2")
-        let (transition, _) = state.record(check: false, for: full[0])
-        #expect(transition == .becameUnhealthy)
-        #expect(state.candidates(for: id).map(\.name) == Array(full.dropFirst()))
-        #expect(state.record(check: true, for: full[0]).0 == .becameHealthy)
-        #expect(state.candidates(for: id).map(\.name) == full)
-    }
-}
-
 @Suite("environment")
 struct GatewayEnvironmentTests {
     @Test("STARLING_BACKENDS is a comma list of --backend; flags win over the environment")
@@ -177,7 +159,7 @@ struct GatewayEnvironmentTests {
         do {
             _ = try GatewayCommand.parse([])
         } catch {
-            #expect(GatewayCommand.message(for: error).contains("at least one --backend"))
+            #expect(GatewayCommand.message(for: error).contains("give --seed HOST:PORT with --cookie"))
         }
         do {
             _ = try GatewayCommand.parse(["--backend", "n1=h:1:0:0:zero"])
@@ -186,5 +168,20 @@ struct GatewayEnvironmentTests {
             #expect(GatewayCommand.message(for: error).contains("--backend"))
         }
         _ = try GatewayCommand.parse(["--backend", "n1=h:1:0:0:1"])
+        let cookie = String(repeating: "c", count: 32)
+        _ = try GatewayCommand.parse(["--seed", "127.0.0.1:4370", "--cookie", cookie])
+        for (arguments, message) in [
+            (["--seed", "127.0.0.1:4370", "--cookie", cookie, "--backend", "n1=h:1:0:0:1"], "--backend and --cookie"),
+            (["--seed", "127.0.0.1:4370"], "--seed needs --cookie"),
+            (["--backend", "n1=h:1:0:0:1", "--weight", "n1"], "--weight must be NAME=WEIGHT"),
+            (["--backend", "n1=h:1:0:0:1", "--weight", "n1=-2"], "--weight n1: the weight must be"),
+        ] {
+            do {
+                _ = try GatewayCommand.parse(arguments)
+                Issue.record("accepted \(arguments)")
+            } catch {
+                #expect(GatewayCommand.message(for: error).contains(message), "\(arguments)")
+            }
+        }
     }
 }

@@ -52,7 +52,7 @@ struct ClusterNodeTests {
     func badFlags(arguments: [String], message: String) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: NodeProcess.binaryPath)
-        process.arguments = ["--mqtt-port", "0", "--ws-port", "0"] + arguments
+        process.arguments = ["--mqtt-port", "0", "--ws-port", "0", "--http-port", "0"] + arguments
         process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("STARLING_") }
         let output = Pipe()
         process.standardOutput = output

@@ -174,7 +174,7 @@ def start_node(request, tmp_path):
         idx = len(nodes)
         mqtt_port, ws_port, mqtts_port = free_ports(3)
         args = ["--name", f"interop{idx}@127.0.0.1", "--bind", HOST, "--mqtt-port", str(mqtt_port),
-                "--ws-port", str(ws_port), "--sys-interval", "1", "--log-level", log_level]
+                "--ws-port", str(ws_port), "--http-port", "0", "--sys-interval", "1", "--log-level", log_level]
         ca = None
         if tls:
             key_name = tls if isinstance(tls, str) else "server-key.pem"

@@ -41,7 +41,7 @@ trap cleanup EXIT
 mosquitto_port=$(bench_free_port)
 pids+=("$(bench_start_mosquitto "$mosquitto_port" "$work")")
 
-common="--bind 127.0.0.1 --ws-port 0 --sys-interval 0 ${NODE_ARGS:-}"
+common="--bind 127.0.0.1 --ws-port 0 --http-port 0 --sys-interval 0 ${NODE_ARGS:-}"
 single_port=$(bench_free_port)
 pids+=("$(bench_start_target "$node $common --name single@127.0.0.1 --mqtt-port {port}" "$single_port" "$work/single.log")")
 

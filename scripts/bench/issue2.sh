@@ -12,7 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 node=${NODE_BIN:-$root/.build/release/Node}
 export RUNS=${RUNS:-3}
-export STARLING_CMD="$node --bind 127.0.0.1 --mqtt-port {port} --ws-port 0 --sys-interval 0 --log-level warning --max-inflight 1000 --session-queue 1000000"
+export STARLING_CMD="$node --bind 127.0.0.1 --mqtt-port {port} --ws-port 0 --http-port 0 --sys-interval 0 --log-level warning --max-inflight 1000 --session-queue 1000000"
 d=${DURATION:-10}
 echo "Load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo

@@ -31,7 +31,8 @@ extension Broker {
     public var isPartitioned: Bool { health.withLock { $0.isPartitioned } }
 
     func memberChanged(_ member: Member, previous: MemberStatus?) async {
-        guard member.id.name != actorSystem.node.name else { return }
+        // A gateway member hosts nothing: its comings and goings change no ownership, route or session here.
+        guard member.id.name != actorSystem.node.name, member.role == .broker else { return }
         let (changed, view) = health.withLock { health in (health.observe(member), health) }
         if changed {
             let metadata: Logger.Metadata = ["cluster/up": "\(view.up.count)", "cluster/known": "\(view.known.count)"]
@@ -42,7 +43,7 @@ extension Broker {
             }
         }
         switch member.status {
-        case .up where member.role == .broker:
+        case .up:
             failovers.reset(member.id.name)
             sessions.forgetAdopted(from: member.id.name.rawValue)
             await announcer.peerUp(member.id)

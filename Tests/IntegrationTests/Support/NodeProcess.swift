@@ -10,6 +10,8 @@ final class NodeProcess: Sendable {
     let mqttPort: Int
     let wsPort: Int
     let mqttsPort: Int
+    /// The HTTP API (`/api/v5/status`).
+    let httpPort: Int
     let logPath: String
     private let process: Mutex<Process>
 
@@ -65,6 +67,7 @@ final class NodeProcess: Sendable {
         let mqtt = try PortAllocator.shared.next()
         let ws = try PortAllocator.shared.next()
         let mqtts = tls ? try PortAllocator.shared.next() : 0
+        let http = try PortAllocator.shared.next()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("starling-e2e-logs")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let log = directory.appendingPathComponent("node-\(mqtt)-\(UInt32.random(in: 0...UInt32.max)).log").path
@@ -73,7 +76,7 @@ final class NodeProcess: Sendable {
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = [
             "--bind", "127.0.0.1", "--mqtt-port", String(mqtt), "--ws-port", String(ws), "--mqtts-port", String(mqtts),
-            "--sys-interval", "1", "--log-level", "debug",
+            "--http-port", String(http), "--sys-interval", "1", "--log-level", "debug",
         ] + arguments
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("STARLING_") }
         environment["SWIFT_BACKTRACE"] = "enable=no"
@@ -83,14 +86,15 @@ final class NodeProcess: Sendable {
         process.standardError = handle
         try process.run()
         try? handle?.close()
-        return NodeProcess(process: process, mqtt: mqtt, ws: ws, mqtts: mqtts, log: log)
+        return NodeProcess(process: process, mqtt: mqtt, ws: ws, mqtts: mqtts, http: http, log: log)
     }
 
-    private init(process: Process, mqtt: Int, ws: Int, mqtts: Int, log: String) {
+    private init(process: Process, mqtt: Int, ws: Int, mqtts: Int, http: Int, log: String) {
         self.process = Mutex(process)
         self.mqttPort = mqtt
         self.wsPort = ws
         self.mqttsPort = mqtts
+        self.httpPort = http
         self.logPath = log
     }
 
@@ -117,7 +121,7 @@ final class NodeProcess: Sendable {
     /// succeeds, for at most 20 s (a debug build starts in well under 1 s). Checking the log as well as the port makes
     /// sure the listener is this node's and not another process's that happened to get the same port.
     func waitUntilListening() async throws {
-        let ports = [(mqttPort, "mqtt"), (wsPort, "ws"), (mqttsPort, "mqtts")].filter { $0.0 > 0 }
+        let ports = [(mqttPort, "mqtt"), (wsPort, "ws"), (mqttsPort, "mqtts"), (httpPort, "http")].filter { $0.0 > 0 }
         let deadline = ContinuousClock.now + .seconds(20)
         while ContinuousClock.now < deadline {
             guard isRunning else { break }

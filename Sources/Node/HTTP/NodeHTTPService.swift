@@ -1,0 +1,52 @@
+import BrokerActors
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// The node's HTTP API (Hummingbird), default port 18083. Today it serves the health endpoint a load balancer
+/// checks: `GET /api/v5/status` (also `/status`), with no login: 200 and `Node <name> is started\nstarling is
+/// running` when the node is up and with the majority of the cluster, 503 while it is starting, partitioned or
+/// leaving; `?format=json` answers the same as JSON.
+enum NodeHTTPService {
+    /// The application, as a `Service` for the node's service group. `onBound` gets the port actually bound (the
+    /// node announces it in its member record).
+    static func make(
+        broker: Broker, bind: String, port: Int, logger: Logger, onBound: @escaping @Sendable (Int) async -> Void
+    ) -> some Service {
+        let router = Router()
+        let status: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, _ in
+            statusResponse(broker.status, json: request.uri.queryParameters.get("format") == "json")
+        }
+        router.get("/api/v5/status", use: status)
+        router.get("/status", use: status)
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(bind, port: port), serverName: "starling"),
+            onServerRunning: { channel in
+                logger.info(
+                    "listening",
+                    metadata: ["listener/kind": "http", "listener/address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+                if let port = channel.localAddress?.port { await onBound(port) }
+            },
+            logger: logger)
+    }
+
+    static func statusResponse(_ status: NodeStatus, json: Bool) -> Response {
+        let body: String
+        let type: String
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            body = (try? encoder.encode(status)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+            type = "application/json"
+        } else {
+            body = status.text
+            type = "text/plain; charset=utf-8"
+        }
+        return Response(
+            status: .init(code: status.httpStatus), headers: [.contentType: type, .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+}
