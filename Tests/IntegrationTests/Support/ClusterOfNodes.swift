@@ -46,8 +46,9 @@ final class ClusterOfNodes: Sendable {
 
     /// Starts `count` nodes and waits (at most `within`) until each sees every other one up. Stops every node it
     /// started when that fails.
+    /// `perNode[i]` adds flags to node `i` only (for example its `--weight`); a restarted node does not get them.
     static func start(
-        count: Int = 3, extraArguments: [String] = [], within timeout: Duration = .seconds(30)
+        count: Int = 3, extraArguments: [String] = [], perNode: [[String]] = [], within timeout: Duration = .seconds(30)
     ) async throws -> ClusterOfNodes {
         precondition(count >= 1)
         let names = (1...count).map { "n\($0)@127.0.0.1" }
@@ -56,8 +57,9 @@ final class ClusterOfNodes: Sendable {
         do {
             for index in 0..<count {
                 let seeds = index == 0 ? [] : [ports[0]]
+                let own = perNode.indices.contains(index) ? perNode[index] : []
                 started.append(try await NodeProcess.start(
-                    arguments(name: names[index], port: ports[index], seeds: seeds, extra: extraArguments)))
+                    arguments(name: names[index], port: ports[index], seeds: seeds, extra: extraArguments + own)))
             }
             let cluster = ClusterOfNodes(names: names, clusterPorts: ports, extraArguments: extraArguments, processes: started)
             try await cluster.waitUntilFormed(within: timeout)
@@ -193,11 +195,11 @@ final class ClusterOfNodes: Sendable {
 /// running without being killed by the test is recorded as an issue. When `body` throws, the end of each node's log
 /// is printed and the error is rethrown as it is.
 func withCluster<T>(
-    count: Int = 3, extraArguments: [String] = [],
+    count: Int = 3, extraArguments: [String] = [], perNode: [[String]] = [],
     sourceLocation: SourceLocation = #_sourceLocation,
     _ body: (ClusterOfNodes) async throws -> T
 ) async throws -> T {
-    let cluster = try await ClusterOfNodes.start(count: count, extraArguments: extraArguments)
+    let cluster = try await ClusterOfNodes.start(count: count, extraArguments: extraArguments, perNode: perNode)
     let result: T
     do {
         result = try await body(cluster)
