@@ -48,6 +48,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, RemovableChannelHand
             let (handler, context) = bound.value
             guard case .collecting = handler.phase else { return }
             handler.logger.debug("closing: no complete CONNECT in time")
+            handler.state.countRejected("connect-timeout")
             handler.finish(context)
         }
     }
@@ -65,6 +66,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, RemovableChannelHand
             return
         case .reject(let rejection):
             logger.debug("closing: first packet refused", metadata: ["gateway/reason": "\(rejection.reason)"])
+            state.countRejected("bad-first-packet")
             if let response = rejection.response {
                 phase = .done
                 timeout?.cancel()
@@ -116,6 +118,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         guard case .connecting = phase else { return }
         guard let backend = candidates.first else {
             logger.warning("closing: no backend accepted the connection")
+            state.countRejected("no-backend")
             finish(context)
             return
         }

@@ -22,7 +22,7 @@ struct GatewayCommand: AsyncParsableCommand {
     /// The options that take a value, for the environment fallback; keep in step with the properties below.
     static let valueOptions = [
         "name", "bind", "mqtt-port", "backend", "weight", "connect-buffer", "connect-timeout", "check-interval", "rise",
-        "fall", "log-level",
+        "fall", "log-level", "max-connections", "conn-rate-per-ip", "conn-burst-per-ip",
     ] + ClusterOptions.valueOptions
 
     @Option(help: "This gateway's member name in the cluster.") var name = "gateway@127.0.0.1"
@@ -39,6 +39,11 @@ struct GatewayCommand: AsyncParsableCommand {
     @OptionGroup(title: "Cluster (join with --seed and a cookie instead of --backend)") var cluster: ClusterOptions
     @Option(help: "Largest first packet (the CONNECT) accepted, in bytes.") var connectBuffer = 65_536
     @Option(help: "Seconds a new connection has to send its whole CONNECT.") var connectTimeout = 10.0
+    @Option(help: "Client connections open at once at most (0 = no limit); each proxied client uses 2 descriptors.")
+    var maxConnections = 10_000
+    @Option(help: "New client connections per second from one source IP (0 = no limit).") var connRatePerIp = 100.0
+    @Option(help: "New client connections one source IP may open at once before the rate applies.")
+    var connBurstPerIp = 200.0
     @Option(help: "Seconds between health checks of each backend.") var checkInterval = 2.0
     @Option(help: "Consecutive successful checks that make a backend healthy.") var rise = 2
     @Option(help: "Consecutive failed checks that make a backend unhealthy.") var fall = 3
@@ -57,6 +62,13 @@ struct GatewayCommand: AsyncParsableCommand {
         }
         guard checkInterval.isFinite, checkInterval >= 0.05 else {
             throw ValidationError("--check-interval must be at least 0.05 seconds, got \(checkInterval)")
+        }
+        guard maxConnections >= 0 else { throw ValidationError("--max-connections must be >= 0, got \(maxConnections)") }
+        guard connRatePerIp.isFinite, connRatePerIp >= 0 else {
+            throw ValidationError("--conn-rate-per-ip must be >= 0, got \(connRatePerIp)")
+        }
+        guard connBurstPerIp.isFinite, connBurstPerIp >= 1 else {
+            throw ValidationError("--conn-burst-per-ip must be >= 1, got \(connBurstPerIp)")
         }
         guard (1...100).contains(rise) else { throw ValidationError("--rise must be 1...100, got \(rise)") }
         guard (1...100).contains(fall) else { throw ValidationError("--fall must be 1...100, got \(fall)") }
@@ -123,7 +135,8 @@ struct GatewayCommand: AsyncParsableCommand {
                 name=\(name) bind=\(bind) mqtt-port=\(mqttPort) \
                 backend=\(backends.map(\.description).joined(separator: ",")) weight=\(weight.joined(separator: ",")) \
                 connect-buffer=\(connectBuffer) connect-timeout=\(connectTimeout) check-interval=\(checkInterval) \
-                rise=\(rise) fall=\(fall) log-level=\(logLevel) \(cluster.logWords.joined(separator: " "))
+                rise=\(rise) fall=\(fall) log-level=\(logLevel) max-connections=\(maxConnections) \
+                conn-rate-per-ip=\(connRatePerIp) conn-burst-per-ip=\(connBurstPerIp) \(cluster.logWords.joined(separator: " "))
                 """
             ])
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
@@ -139,7 +152,11 @@ struct GatewayCommand: AsyncParsableCommand {
             connectBuffer: connectBuffer,
             connectTimeout: .nanoseconds(Int64(connectTimeout * 1_000_000_000)))
         let interval = Duration.milliseconds(Int64(checkInterval * 1000))
-        let listener = GatewayListener(state: state, bind: bind, port: mqttPort, settings: settings, logger: logger)
+        let admission = ConnectionAdmission(
+            configuration: .init(maxConnections: maxConnections, ratePerSecond: connRatePerIp, burst: connBurstPerIp),
+            state: state)
+        let listener = GatewayListener(
+            state: state, admission: admission, bind: bind, port: mqttPort, settings: settings, logger: logger)
         let health = HealthCheckService(
             state: state, interval: interval, timeout: min(interval, .seconds(2)), logger: logger)
         services += [.init(service: health), .init(service: listener)]

@@ -7,6 +7,7 @@ import ServiceLifecycle
 /// shutdown it stops accepting and closes every proxied connection.
 struct GatewayListener: Service {
     let state: GatewayState
+    let admission: ConnectionAdmission
     let bind: String
     let port: Int
     let settings: ClientSettings
@@ -14,6 +15,7 @@ struct GatewayListener: Service {
 
     func run() async throws {
         let state = self.state
+        let admission = self.admission
         let settings = self.settings
         let logger = self.logger
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -24,6 +26,7 @@ struct GatewayListener: Service {
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 256 * 1024, high: 1024 * 1024))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try admission.admit(channel)
                     try channel.pipeline.syncOperations.addHandler(
                         ClientConnectionHandler(state: state, settings: settings, logger: logger))
                 }
