@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import ServiceLifecycle
 import StarlingCLI
 
@@ -22,12 +23,17 @@ struct GatewayCommand: AsyncParsableCommand {
     /// The options that take a value, for the environment fallback; keep in step with the properties below.
     static let valueOptions = [
         "name", "bind", "mqtt-port", "backend", "weight", "connect-buffer", "connect-timeout", "check-interval", "rise",
-        "fall", "log-level", "max-connections", "conn-rate-per-ip", "conn-burst-per-ip",
+        "fall", "log-level", "max-connections", "conn-rate-per-ip", "conn-burst-per-ip", "mqtts-port", "tls-cert", "tls-key", "tls-ca",
     ] + ClusterOptions.valueOptions
 
     @Option(help: "This gateway's member name in the cluster.") var name = "gateway@127.0.0.1"
     @Option(help: "The address to listen on; :: listens on IPv6 and IPv4.") var bind = "::"
     @Option(help: "MQTT over TCP.") var mqttPort = 1883
+    @Option(help: "MQTT over TLS, ended at the gateway (the node gets plain MQTT); needs --tls-cert and --tls-key.")
+    var mqttsPort = 8883
+    @Option(help: "PEM certificate chain for --mqtts-port.") var tlsCert: String?
+    @Option(help: "PEM private key for --tls-cert.") var tlsKey: String?
+    @Option(help: "PEM CA bundle: when given, TLS clients must present a certificate it signed.") var tlsCa: String?
     @Option(help: ArgumentHelp(
         "A broker node: NAME=HOST:MQTT:WS:HTTP:WEIGHT, NAME being the node's --name; repeatable (STARLING_BACKENDS: a comma list).",
         valueName: "backend"))
@@ -50,7 +56,13 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel = "info"
 
     func validate() throws {
-        guard (0...65_535).contains(mqttPort) else { throw ValidationError("--mqtt-port must be 0...65535, got \(mqttPort)") }
+        for (flag, port) in [("--mqtt-port", mqttPort), ("--mqtts-port", mqttsPort)] {
+            guard (0...65_535).contains(port) else { throw ValidationError("\(flag) must be 0...65535, got \(port)") }
+        }
+        guard (tlsCert == nil) == (tlsKey == nil) else {
+            throw ValidationError("--tls-cert and --tls-key must be given together")
+        }
+        guard tlsCa == nil || tlsCert != nil else { throw ValidationError("--tls-ca needs --tls-cert and --tls-key") }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
@@ -160,9 +172,40 @@ struct GatewayCommand: AsyncParsableCommand {
         let health = HealthCheckService(
             state: state, interval: interval, timeout: min(interval, .seconds(2)), logger: logger)
         services += [.init(service: health), .init(service: listener)]
+        if let tls = try makeTLSContext(), mqttsPort > 0 {
+            services.append(.init(service: GatewayListener(
+                state: state, admission: admission, bind: bind, port: mqttsPort, kind: "mqtts", tls: tls,
+                settings: settings, logger: logger)))
+        }
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+    }
+}
+
+extension GatewayCommand {
+    /// The TLS server context for `--mqtts-port`; nil without `--tls-cert`. A file that cannot be read is a
+    /// `ValidationError` naming its flag.
+    func makeTLSContext() throws -> NIOSSLContext? {
+        guard let tlsCert, let tlsKey else { return nil }
+        let chain: [NIOSSLCertificateSource]
+        let key: NIOSSLPrivateKey
+        do {
+            chain = try NIOSSLCertificate.fromPEMFile(tlsCert).map { .certificate($0) }
+        } catch {
+            throw ValidationError("--tls-cert \(tlsCert): \(error)")
+        }
+        do {
+            key = try NIOSSLPrivateKey(file: tlsKey, format: .pem)
+        } catch {
+            throw ValidationError("--tls-key \(tlsKey): \(error)")
+        }
+        var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+        if let tlsCa {
+            configuration.trustRoots = .file(tlsCa)
+            configuration.certificateVerification = .noHostnameVerification
+        }
+        return try NIOSSLContext(configuration: configuration)
     }
 }
 

@@ -1,21 +1,27 @@
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import ServiceLifecycle
 
-/// The MQTT-over-TCP listener: every accepted connection starts with a `ClientConnectionHandler`. On graceful
-/// shutdown it stops accepting and closes every proxied connection.
+/// An MQTT listener: every accepted connection starts with a `ClientConnectionHandler` (after a TLS server handler
+/// when `tls` is given: TLS ends here and the node gets plain MQTT). On graceful shutdown it stops accepting and
+/// closes every proxied connection.
 struct GatewayListener: Service {
     let state: GatewayState
     let admission: ConnectionAdmission
     let bind: String
     let port: Int
+    /// "mqtt" or "mqtts", for the log.
+    var kind = "mqtt"
+    var tls: NIOSSLContext? = nil
     let settings: ClientSettings
     let logger: Logger
 
     func run() async throws {
         let state = self.state
         let admission = self.admission
+        let tls = self.tls
         let settings = self.settings
         let logger = self.logger
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -27,6 +33,7 @@ struct GatewayListener: Service {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try admission.admit(channel)
+                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
                     try channel.pipeline.syncOperations.addHandler(
                         ClientConnectionHandler(state: state, settings: settings, logger: logger))
                 }
@@ -40,9 +47,9 @@ struct GatewayListener: Service {
         }
         logger.info(
             "listening",
-            metadata: ["listener/kind": "mqtt", "listener/address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+            metadata: ["listener/kind": "\(kind)", "listener/address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
         try? await gracefulShutdown()
-        logger.info("shutting down")
+        logger.info("shutting down", metadata: ["listener/kind": "\(kind)"])
         try? await channel.close()
         for client in state.allConnections() { client.close(promise: nil) }
     }

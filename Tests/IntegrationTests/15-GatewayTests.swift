@@ -116,6 +116,35 @@ struct GatewayTests {
         }
     }
 
+    @Test("TLS ends at the gateway: openssl s_client speaks MQTT through it to a node's plain MQTT port")
+    func tlsTermination() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let (certificate, key) = try makeSelfSignedCertificate(in: directory)
+        try await withNode { node in
+            let backend = "solo@127.0.0.1=127.0.0.1:\(node.mqttPort):0:0:1"
+            let tlsPort = try PortAllocator.shared.next()
+            let extra = ["--mqtts-port", String(tlsPort), "--tls-cert", certificate, "--tls-key", key]
+            try await withGateway(backends: [backend], extra: extra) { gateway in
+                try await waitUntil("the gateway's TLS listener") {
+                    gateway.log.contains("127.0.0.1:\(tlsPort) listener/kind=mqtts ")
+                }
+                let watcher = try await TestClient.connect(node, "tls-watch", version: .v3_1_1)
+                try await watcher.subscribe("gw/tls", qos: .atLeastOnce)
+                try await withOpenSSLClient(port: tlsPort, caFile: certificate) { client in
+                    try client.send(bytes: Wire.connect(level: 4, clientID: "gw-tls-client"))
+                    let connAck = try await client.nextPacket(within: .seconds(20))
+                    #expect(connAck == .connAck(.init(sessionPresent: false, reasonCode: .success)))
+                    try client.send(bytes: Wire.packet(0x32, Wire.string("gw/tls") + Wire.u16(1) + Array("through TLS".utf8)))
+                    #expect(try await client.nextPacket()?.kind == .pubAck)
+                }
+                #expect(try await watcher.next().text == "through TLS")
+                #expect(gateway.log.contains("gateway/backend=solo@127.0.0.1 "))
+                try await watcher.disconnect()
+            }
+        }
+    }
+
     @Test("a first packet that is not CONNECT is closed without reaching a node; an oversized CONNECT too")
     func refusesNonMQTT() async throws {
         try await withNode { node in
