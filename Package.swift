@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // Pure MQTT: packets, properties, reason codes, topics and the NIO codec.
@@ -62,7 +63,7 @@ let package = Package(
         .target(
             name: "BrokerActors",
             dependencies: [
-                "MQTTCore", "ClusterTransport",
+                "MQTTCore", "ClusterTransport", "ProxyProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -79,6 +80,11 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // PROXY protocol v2: the header a proxy sends first to pass on the client's address. Pure codec and one handler.
+        .target(
+            name: "ProxyProtocol",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+        ),
         // What the executables share: flags from the environment, logging set-up.
         .target(
             name: "StarlingCLI",
@@ -91,7 +97,7 @@ let package = Package(
         .executableTarget(
             name: "Node",
             dependencies: [
-                "StarlingCLI",
+                "StarlingCLI", "ProxyProtocol",
                 "MQTTCore", "BrokerActors", "ClusterTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -118,7 +124,7 @@ let package = Package(
         .executableTarget(
             name: "Gateway",
             dependencies: [
-                "StarlingCLI",
+                "StarlingCLI", "ProxyProtocol",
                 "MQTTCore", "ClusterTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -126,6 +132,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         .testTarget(
@@ -133,6 +140,14 @@ let package = Package(
             dependencies: [
                 "Gateway", "StarlingCLI", "MQTTCore", "ClusterTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "ProxyProtocolTests",
+            dependencies: [
+                "ProxyProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
         .testTarget(

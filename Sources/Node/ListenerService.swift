@@ -4,6 +4,7 @@ import MQTTCore
 import NIOCore
 import NIOPosix
 import NIOSSL
+import ProxyProtocol
 import ServiceLifecycle
 import StarlingCLI
 
@@ -17,6 +18,8 @@ struct ListenerSettings: Sendable {
     var tlsCA: String?
     var maxPacketSize: Int
     var connectTimeout: TimeAmount
+    /// Whether MQTT TCP connections start with a PROXY protocol v2 header (sent by the gateway or a load balancer).
+    var proxyProtocol = false
 }
 
 /// Binds the MQTT, MQTT-over-WebSocket and MQTTS listeners (announcing each bound port in the node's member
@@ -33,7 +36,12 @@ struct ListenerService: Service {
         var channels: [any Channel] = []
         if settings.mqttPort > 0 {
             channels.append(try await bind(port: settings.mqttPort, kind: ServiceNames.mqtt, group: group) { channel in
-                channel.eventLoop.makeCompletedFuture { try self.addMQTTHandlers(to: channel.pipeline.syncOperations) }
+                channel.eventLoop.makeCompletedFuture {
+                    if settings.proxyProtocol {
+                        try channel.pipeline.syncOperations.addHandler(makeProxyProtocolDecoder(for: channel))
+                    }
+                    try self.addMQTTHandlers(to: channel.pipeline.syncOperations)
+                }
             })
         }
         if settings.wsPort > 0 {
@@ -64,6 +72,15 @@ struct ListenerService: Service {
         let decoder = MQTTPacketDecoder(role: .server, maximumPacketSize: settings.maxPacketSize)
         try pipeline.addHandler(ByteToMessageHandler(decoder))
         try pipeline.addHandler(MQTTConnectionHandler(broker: broker, logger: logger))
+    }
+
+    /// Reads the PROXY header before any MQTT byte; the MQTT handler takes the client's address from its event.
+    private func makeProxyProtocolDecoder(for channel: any Channel) -> ProxyProtocolDecoder {
+        let logger = self.logger
+        let peer = channel.remoteAddress.map { "\($0)" } ?? "?"
+        return ProxyProtocolDecoder(onError: { error in
+            logger.debug("proxy protocol header refused", metadata: ["mqtt/error": "\(error)", "mqtt/peer": "\(peer)"])
+        })
     }
 
     private func bind(

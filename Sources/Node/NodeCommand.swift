@@ -25,7 +25,7 @@ struct NodeCommand: AsyncParsableCommand {
         "acl-file", "max-packet-size", "receive-maximum", "max-inflight", "session-queue", "max-keepalive", "sys-interval",
         "connect-timeout", "log-level", "weight", "data-dir", "http-port",
     ] + ClusterOptions.valueOptions
-    static let booleanFlags = ["no-allow-anonymous"]
+    static let booleanFlags = ["no-allow-anonymous", "proxy-protocol"]
 
     @Option(help: "This node's name, as in $SYS topics.") var name = "starling@127.0.0.1"
     @Option(help: "The address to listen on; :: listens on IPv6 and IPv4.") var bind = "::"
@@ -46,6 +46,8 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Cap on a client's keep-alive in seconds (0 = no cap).") var maxKeepalive = 0
     @Option(help: "Seconds between $SYS publications (0 = off).") var sysInterval = 10
     @Option(help: "Seconds a new connection has to send CONNECT.") var connectTimeout = 10
+    @Flag(help: "Expect a PROXY protocol v2 header first on each MQTT TCP connection (behind the gateway or a load balancer); the client's address is taken from it.")
+    var proxyProtocol = false
     @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel = "info"
     @OptionGroup(title: "Cluster") var cluster: ClusterOptions
     @Option(help: "This node's share of sessions relative to the others (rendezvous-hashing weight).") var weight = 1.0
@@ -128,7 +130,7 @@ struct NodeCommand: AsyncParsableCommand {
         ListenerSettings(
             bind: bind, mqttPort: mqttPort, wsPort: wsPort, mqttsPort: tlsCert == nil ? 0 : mqttsPort,
             tlsCertificate: tlsCert, tlsKey: tlsKey, tlsCA: tlsCa, maxPacketSize: maxPacketSize,
-            connectTimeout: .seconds(Int64(connectTimeout)))
+            connectTimeout: .seconds(Int64(connectTimeout)), proxyProtocol: proxyProtocol)
     }
 
     /// Logs the settings in force (secrets masked). Through the logger, to stderr, because stdout is block-buffered
@@ -141,7 +143,7 @@ struct NodeCommand: AsyncParsableCommand {
             "password-file=\(passwordFile ?? "-")", "acl-file=\(aclFile ?? "-")", "allow-anonymous=\(allowAnonymous)",
             "max-packet-size=\(maxPacketSize)", "receive-maximum=\(receiveMaximum)", "max-inflight=\(maxInflight)",
             "session-queue=\(sessionQueue)",
-            "max-keepalive=\(maxKeepalive)", "sys-interval=\(sysInterval)", "connect-timeout=\(connectTimeout)",
+            "max-keepalive=\(maxKeepalive)", "sys-interval=\(sysInterval)", "connect-timeout=\(connectTimeout)", "proxy-protocol=\(proxyProtocol)",
             "log-level=\(logLevel)", "weight=\(weight)", "data-dir=\(dataDir ?? "- (memory only)")",
         ] + cluster.logWords
         logger.info("configuration", metadata: ["node/config": "\(lines.joined(separator: " "))"])

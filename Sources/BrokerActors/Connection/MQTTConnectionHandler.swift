@@ -1,6 +1,7 @@
 import Logging
 import MQTTCore
 import NIOCore
+import ProxyProtocol
 
 /// The IO shell of one MQTT connection. It feeds decoded packets to `ConnectionStateMachine` and carries out the
 /// actions: writes packets, hands broker requests to the `ConnectionPipeline` (batched per read), closes. It sits
@@ -31,7 +32,8 @@ public final class MQTTConnectionHandler: ChannelDuplexHandler, ConnectionOutlet
     private var readHeld = false
     private var timer: Scheduled<Void>?
     private var timerDeadline: Timestamp?
-    private let logger: Logger
+    /// Carries `mqtt/peer`: the client's address, from the socket or, behind a proxy, from its PROXY header.
+    private var logger: Logger
 
     public init(broker: Broker, logger: Logger) {
         self.broker = broker
@@ -41,6 +43,7 @@ public final class MQTTConnectionHandler: ChannelDuplexHandler, ConnectionOutlet
 
     public func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        if let peer = context.channel.remoteAddress { logger[metadataKey: "mqtt/peer"] = "\(peer)" }
         broker.metrics.connectionsCurrent.add(1, ordering: .relaxed)
         broker.metrics.connectionsTotal.add(1, ordering: .relaxed)
         armTimer()
@@ -111,6 +114,16 @@ public final class MQTTConnectionHandler: ChannelDuplexHandler, ConnectionOutlet
         if case .publish = packet { broker.metrics.messagesReceived.add(1, ordering: .relaxed) }
         reading = true
         perform(machine.received(packet, now: broker.clock.now()))
+    }
+
+    /// Behind a proxy (`--proxy-protocol`), `ProxyProtocolDecoder` passes the client's real address before any
+    /// packet; it replaces the proxy's address in the log metadata (a LOCAL header, nil, leaves it as it is).
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .source(let source?) = event as? ProxyProtocolEvent {
+            logger[metadataKey: "mqtt/peer"] = "\(source)"
+            logger[metadataKey: "mqtt/proxy"] = context.channel.remoteAddress.map { .string("\($0)") }
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     public func channelReadComplete(context: ChannelHandlerContext) {

@@ -83,6 +83,15 @@ public enum Ownership {
         }
     }
 
+    /// `candidate`'s weighted rendezvous score for `key`: the value `preferenceList(for:among:)` ranks candidates by
+    /// (highest first; equal scores fall to the smaller name). `-infinity` for a weight that is not finite and > 0:
+    /// such a candidate is never chosen.
+    public static func score(for key: String, candidate: OwnershipCandidate) -> Double {
+        guard isEligible(candidate.weight) else { return -.infinity }
+        var key = key
+        return key.withUTF8 { score(name: candidate.name, weight: candidate.weight, key: UnsafeRawBufferPointer($0)) }
+    }
+
     /// Whether a candidate with `score` and `name` ranks before one with `otherScore` and `otherName`.
     static func precedes(_ score: Double, _ name: NodeName, _ otherScore: Double, _ otherName: NodeName) -> Bool {
         score != otherScore ? score > otherScore : name < otherName

@@ -12,6 +12,9 @@ final class ConnectionAdmission: Sendable {
         self.state = state
     }
 
+    /// Client connections admitted and not closed yet.
+    var open: Int { control.withLock { $0.open } }
+
     /// Admits `channel`, or throws `ConnectionRefused` (the bootstrap then closes it before any handler runs).
     func admit(_ channel: any Channel) throws {
         let address = channel.remoteAddress?.ipAddress ?? "unknown"
