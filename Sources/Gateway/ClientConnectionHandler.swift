@@ -2,6 +2,7 @@ import Logging
 import MQTTCore
 import NIOCore
 import NIOPosix
+import ProxyProtocol
 
 /// Limits for a new client connection.
 struct ClientSettings: Sendable {
@@ -11,6 +12,18 @@ struct ClientSettings: Sendable {
     var connectTimeout: TimeAmount
     /// How long a TCP connect to a backend may take before the next backend is tried.
     var backendConnectTimeout: TimeAmount = .seconds(3)
+    /// Send a PROXY protocol v2 header to the backend first (`--proxy-protocol`), so the node sees the client's
+    /// address.
+    var proxyProtocol = false
+
+    /// The PROXY protocol v2 header for `client`, or an empty buffer when it is off.
+    func proxyHeader(for client: any Channel) -> ByteBuffer {
+        var header = ByteBuffer()
+        if proxyProtocol {
+            ProxyProtocolHeader.encode(source: client.remoteAddress, destination: client.localAddress, into: &header)
+        }
+        return header
+    }
 }
 
 /// The first handler of every client connection: buffers bytes until the first packet is a complete CONNECT
@@ -160,7 +173,10 @@ final class ClientConnectionHandler: ChannelInboundHandler, RemovableChannelHand
             return
         }
         phase = .done
-        channel.writeAndFlush(machine.bufferedBytes, promise: nil)
+        var replay = settings.proxyHeader(for: context.channel)
+        var buffered = machine.bufferedBytes
+        replay.writeBuffer(&buffered)
+        channel.writeAndFlush(replay, promise: nil)
         do {
             try context.pipeline.syncOperations.addHandler(clientGlue)
         } catch {

@@ -43,6 +43,8 @@ struct GatewayCommand: AsyncParsableCommand {
         valueName: "name=weight"))
     var weight: [String] = []
     @OptionGroup(title: "Cluster (join with --seed and a cookie instead of --backend)") var cluster: ClusterOptions
+    @Flag(help: "Send a PROXY protocol v2 header to the node first (start the nodes with --proxy-protocol).")
+    var proxyProtocol = false
     @Option(help: "Largest first packet (the CONNECT) accepted, in bytes.") var connectBuffer = 65_536
     @Option(help: "Seconds a new connection has to send its whole CONNECT.") var connectTimeout = 10.0
     @Option(help: "Client connections open at once at most (0 = no limit); each proxied client uses 2 descriptors.")
@@ -148,7 +150,7 @@ struct GatewayCommand: AsyncParsableCommand {
                 backend=\(backends.map(\.description).joined(separator: ",")) weight=\(weight.joined(separator: ",")) \
                 connect-buffer=\(connectBuffer) connect-timeout=\(connectTimeout) check-interval=\(checkInterval) \
                 rise=\(rise) fall=\(fall) log-level=\(logLevel) max-connections=\(maxConnections) \
-                conn-rate-per-ip=\(connRatePerIp) conn-burst-per-ip=\(connBurstPerIp) \(cluster.logWords.joined(separator: " "))
+                conn-rate-per-ip=\(connRatePerIp) conn-burst-per-ip=\(connBurstPerIp) proxy-protocol=\(proxyProtocol) \(cluster.logWords.joined(separator: " "))
                 """
             ])
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
@@ -162,7 +164,7 @@ struct GatewayCommand: AsyncParsableCommand {
         }
         let settings = ClientSettings(
             connectBuffer: connectBuffer,
-            connectTimeout: .nanoseconds(Int64(connectTimeout * 1_000_000_000)))
+            connectTimeout: .nanoseconds(Int64(connectTimeout * 1_000_000_000)), proxyProtocol: proxyProtocol)
         let interval = Duration.milliseconds(Int64(checkInterval * 1000))
         let admission = ConnectionAdmission(
             configuration: .init(maxConnections: maxConnections, ratePerSecond: connRatePerIp, burst: connBurstPerIp),
@@ -214,7 +216,8 @@ enum GatewayMain {
     static func main() async {
         let arguments = EnvironmentArguments.merge(
             arguments: Array(CommandLine.arguments.dropFirst()), options: GatewayCommand.valueOptions,
-            repeatable: ["backend": "STARLING_BACKENDS", "seed": "STARLING_SEEDS", "weight": "STARLING_WEIGHTS"], environment: ProcessInfo.processInfo.environment)
+            repeatable: ["backend": "STARLING_BACKENDS", "seed": "STARLING_SEEDS", "weight": "STARLING_WEIGHTS"],
+            flags: ["proxy-protocol"], environment: ProcessInfo.processInfo.environment)
         await GatewayCommand.main(arguments)
     }
 }

@@ -73,4 +73,23 @@ struct ProxyProtocolTests {
             #expect(throws: BlockingSocket.Failure.self) { _ = try socket.read(exactly: 1) }
         }
     }
+
+    @Test("Gateway --proxy-protocol in front of Node --proxy-protocol: the node sees the client's own address and port")
+    func throughTheGateway() async throws {
+        try await withNode(["--proxy-protocol"]) { node in
+            let backend = "solo@127.0.0.1=127.0.0.1:\(node.mqttPort):0:0:1"
+            try await withGateway(backends: [backend], extra: ["--proxy-protocol"]) { gateway in
+                let socket = try BlockingSocket(port: gateway.port)
+                try socket.write(Self.connect("pp-gateway"))
+                #expect(try socket.read(exactly: 4) == Self.connAck)
+                try socket.write([0x00, 0x00])
+                try await waitUntil("the protocol error logged") {
+                    node.log.split(separator: "\n").contains { $0.contains("protocol error") }
+                }
+                let line = node.log.split(separator: "\n").first { $0.contains("protocol error") } ?? ""
+                #expect(line.contains("mqtt/peer=[IPv4]127.0.0.1:\(socket.localPort) "), "\(line)")
+                #expect(line.contains("mqtt/proxy="))
+            }
+        }
+    }
 }
