@@ -3,8 +3,8 @@ import ClusterTransport
 /// One broker node the gateway may send clients to, as given by `--backend NAME=HOST:MQTT:WS:HTTP:WEIGHT`.
 ///
 /// `name` must be the node's own `--name`: session ownership hashes the node name, so a different name here would
-/// send clients to a node that does not own their session. `wsPort` and `httpPort` are parsed and kept for the
-/// WebSocket and HTTP front (not built yet); 0 means "none".
+/// send clients to a node that does not own their session. `wsPort` and `httpPort` serve the HTTP front (MQTT over
+/// WebSocket, and the proxy to the nodes' HTTP API); 0 means "none".
 struct Backend: Sendable, Hashable, CustomStringConvertible {
     var name: NodeName
     var host: String

@@ -22,13 +22,15 @@ struct GatewayCommand: AsyncParsableCommand {
 
     /// The options that take a value, for the environment fallback; keep in step with the properties below.
     static let valueOptions = [
-        "name", "bind", "mqtt-port", "backend", "weight", "connect-buffer", "connect-timeout", "check-interval", "rise",
+        "name", "bind", "mqtt-port", "http-port", "backend", "weight", "connect-buffer", "connect-timeout", "check-interval", "rise",
         "fall", "log-level", "max-connections", "conn-rate-per-ip", "conn-burst-per-ip", "mqtts-port", "tls-cert", "tls-key", "tls-ca",
     ] + ClusterOptions.valueOptions
 
     @Option(help: "This gateway's member name in the cluster.") var name = "gateway@127.0.0.1"
     @Option(help: "The address to listen on; :: listens on IPv6 and IPv4.") var bind = "::"
     @Option(help: "MQTT over TCP.") var mqttPort = 1883
+    @Option(help: "HTTP: MQTT over WebSocket at /mqtt, and the nodes' HTTP API (default: $PORT, else 8080; 0 = off).")
+    var httpPort = ProcessInfo.processInfo.environment["PORT"].flatMap { Int($0) } ?? 8080
     @Option(help: "MQTT over TLS, ended at the gateway (the node gets plain MQTT); needs --tls-cert and --tls-key.")
     var mqttsPort = 8883
     @Option(help: "PEM certificate chain for --mqtts-port.") var tlsCert: String?
@@ -58,7 +60,7 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel = "info"
 
     func validate() throws {
-        for (flag, port) in [("--mqtt-port", mqttPort), ("--mqtts-port", mqttsPort)] {
+        for (flag, port) in [("--mqtt-port", mqttPort), ("--mqtts-port", mqttsPort), ("--http-port", httpPort)] {
             guard (0...65_535).contains(port) else { throw ValidationError("\(flag) must be 0...65535, got \(port)") }
         }
         guard (tlsCert == nil) == (tlsKey == nil) else {
@@ -146,7 +148,7 @@ struct GatewayCommand: AsyncParsableCommand {
             "configuration",
             metadata: [
                 "gateway/config": """
-                name=\(name) bind=\(bind) mqtt-port=\(mqttPort) \
+                name=\(name) bind=\(bind) mqtt-port=\(mqttPort) http-port=\(httpPort) \
                 backend=\(backends.map(\.description).joined(separator: ",")) weight=\(weight.joined(separator: ",")) \
                 connect-buffer=\(connectBuffer) connect-timeout=\(connectTimeout) check-interval=\(checkInterval) \
                 rise=\(rise) fall=\(fall) log-level=\(logLevel) max-connections=\(maxConnections) \
@@ -174,6 +176,18 @@ struct GatewayCommand: AsyncParsableCommand {
         let health = HealthCheckService(
             state: state, interval: interval, timeout: min(interval, .seconds(2)), logger: logger)
         services += [.init(service: health), .init(service: listener)]
+        if httpPort > 0 {
+            // The gateway answers /stats itself; every other path goes to a node's HTTP API and dashboard.
+            let local: LocalRoutes = { method, uri in
+                StatsRoutes.response(
+                    method: method, uri: uri, snapshot: { state.statsSnapshot(openConnections: admission.open) },
+                    affinity: { state.affinity(for: $0) })
+            }
+            let http = HTTPFrontListener(
+                state: state, bind: bind, port: httpPort, settings: settings, local: local,
+                admit: admission.admit, logger: logger)
+            services.append(.init(service: http))
+        }
         if let tls = try makeTLSContext(), mqttsPort > 0 {
             services.append(.init(service: GatewayListener(
                 state: state, admission: admission, bind: bind, port: mqttsPort, kind: "mqtts", tls: tls,

@@ -151,4 +151,45 @@ struct GatewayClusterTests {
             }
         }
     }
+
+    @Test("/stats on the HTTP port: JSON with the three backends, their weights and connections; the affinity view names the owner; Prometheus text; HTML that refreshes")
+    func stats() async throws {
+        try await Self.weighted { cluster in
+            try await withJoinedGateway(cluster) { gateway in
+                let id = "stats-client-1"
+                let owner = Self.owner(of: id)
+                let client = try await TestClient.connect(gateway.configuration(id))
+                try await waitUntil("\(id) proxied") { gateway.upstreamCounts(to: cluster.nodes)[owner] == 1 }
+                let http = try await RawConnection.open(port: gateway.httpPort)
+                func get(_ path: String) async throws -> (status: Int, headers: [String: String], body: String) {
+                    try await http.send(bytes: Array("GET \(path) HTTP/1.1\r\nHost: gw\r\n\r\n".utf8))
+                    return try await GatewayHTTPTests.response(http)
+                }
+                let json = try await get("/stats?format=json&client=\(id)")
+                #expect(json.status == 200)
+                let document = try #require(try JSONSerialization.jsonObject(with: Data(json.body.utf8)) as? [String: Any])
+                #expect(document["mode"] as? String == "cluster")
+                let rows = try #require(document["backends"] as? [[String: Any]])
+                #expect(rows.compactMap { $0["name"] as? String } == cluster.names)
+                #expect(rows.compactMap { $0["weight"] as? Double } == Self.weights)
+                #expect(rows.allSatisfy { $0["state"] as? String == "up" }, "\(rows.map { $0["state"] ?? "-" })")
+                #expect(rows[owner]["currentConnections"] as? Int == 1)
+                #expect(rows[owner]["weightSource"] as? String == "node")
+                let affinity = try #require(document["affinity"] as? [String: Any])
+                #expect(affinity["chosen"] as? String == cluster.names[owner])
+
+                let prometheus = try await get("/stats/prometheus")
+                #expect(prometheus.status == 200)
+                #expect(prometheus.body.contains("starling_gateway_backend_connections{backend=\"\(cluster.names[owner])\"} 1"))
+                #expect(!prometheus.body.contains(id), "no client ID in the metrics")
+
+                let page = try await get("/stats")
+                #expect(page.status == 200)
+                #expect(page.headers["refresh"] != nil)
+                #expect(page.body.contains(cluster.names[owner]))
+                await http.close()
+                try await client.disconnect()
+            }
+        }
+    }
 }

@@ -50,15 +50,18 @@ func withGateway<T>(
     }
 }
 
-/// A `Gateway` process on a free loopback port, logging at debug level to a file.
+/// A `Gateway` process on free loopback ports (MQTT and HTTP), logging at debug level to a file.
 final class GatewayProcess: Sendable {
     let port: Int
+    /// The HTTP front's port (`--http-port`): MQTT over WebSocket at /mqtt, and the nodes' HTTP API.
+    let httpPort: Int
     let logPath: String
     private let process: Mutex<Process>
 
-    private init(process: Process, port: Int, logPath: String) {
+    private init(process: Process, port: Int, httpPort: Int, logPath: String) {
         self.process = Mutex(process)
         self.port = port
+        self.httpPort = httpPort
         self.logPath = logPath
     }
 
@@ -67,13 +70,17 @@ final class GatewayProcess: Sendable {
         guard FileManager.default.isExecutableFile(atPath: binary) else { throw NodeProcess.Failure.binaryMissing(binary) }
         for attempt in 1...5 {
             let port = try PortAllocator.shared.next()
+            let httpPort = try PortAllocator.shared.next()
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("starling-e2e-logs")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             let log = directory.appendingPathComponent("gateway-\(port)-\(UInt32.random(in: 0...UInt32.max)).log").path
             _ = FileManager.default.createFile(atPath: log, contents: nil)
             let process = Process()
             process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = ["--bind", "127.0.0.1", "--mqtt-port", String(port), "--log-level", "debug"]
+            process.arguments = [
+                "--bind", "127.0.0.1", "--mqtt-port", String(port), "--http-port", String(httpPort),
+                "--log-level", "debug",
+            ]
                 + backends.flatMap { ["--backend", $0] } + extra
             var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("STARLING_") }
             environment["SWIFT_BACKTRACE"] = "enable=no"
@@ -83,10 +90,15 @@ final class GatewayProcess: Sendable {
             process.standardError = handle
             try process.run()
             try? handle?.close()
-            let gateway = GatewayProcess(process: process, port: port, logPath: log)
+            let gateway = GatewayProcess(process: process, port: port, httpPort: httpPort, logPath: log)
             let deadline = ContinuousClock.now + .seconds(20)
             while ContinuousClock.now < deadline, gateway.isRunning {
-                if gateway.log.contains("127.0.0.1:\(port) listener/kind=mqtt "), canConnect(port: port) { return gateway }
+                let text = gateway.log
+                if text.contains("127.0.0.1:\(port) listener/kind=mqtt "),
+                    text.contains("127.0.0.1:\(httpPort) listener/kind=http "), canConnect(port: port)
+                {
+                    return gateway
+                }
                 try await Task.sleep(for: .milliseconds(20))
             }
             await gateway.stop()
@@ -126,8 +138,13 @@ final class GatewayProcess: Sendable {
     /// For each of `nodes`, how many ESTABLISHED TCP connections this gateway process has to its MQTT port: read
     /// from the kernel (the process's socket inodes in /proc/<pid>/fd, matched in /proc/net/tcp{,6}).
     func upstreamCounts(to nodes: [NodeProcess]) -> [Int] {
+        upstreamCounts(toPorts: nodes.map(\.mqttPort))
+    }
+
+    /// For each of `ports`, how many ESTABLISHED TCP connections this gateway process has to that port.
+    func upstreamCounts(toPorts targets: [Int]) -> [Int] {
         let ports = establishedRemotePorts()
-        return nodes.map { node in ports.filter { $0 == node.mqttPort }.count }
+        return targets.map { target in ports.filter { $0 == target }.count }
     }
 
     private func establishedRemotePorts() -> [Int] {
