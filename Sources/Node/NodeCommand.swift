@@ -23,7 +23,7 @@ struct NodeCommand: AsyncParsableCommand {
     static let valueOptions = [
         "name", "bind", "mqtt-port", "ws-port", "mqtts-port", "tls-cert", "tls-key", "tls-ca", "password-file",
         "acl-file", "max-packet-size", "receive-maximum", "max-inflight", "session-queue", "max-keepalive", "sys-interval",
-        "connect-timeout", "log-level", "weight", "data-dir", "http-port",
+        "connect-timeout", "log-level", "weight", "data-dir", "http-port", "drain-rate",
     ] + ClusterOptions.valueOptions
     static let booleanFlags = ["no-allow-anonymous", "proxy-protocol"]
 
@@ -52,6 +52,8 @@ struct NodeCommand: AsyncParsableCommand {
     @OptionGroup(title: "Cluster") var cluster: ClusterOptions
     @Option(help: "This node's share of sessions relative to the others (rendezvous-hashing weight).") var weight = 1.0
     @Option(help: "Directory for persistent sessions and retained messages (default: memory only).") var dataDir: String?
+    @Option(help: "On SIGTERM, sessions handed to their next owners per second at most (0 = no limit).")
+    var drainRate = 500.0
 
     func validate() throws {
         for (flag, port) in [
@@ -72,6 +74,7 @@ struct NodeCommand: AsyncParsableCommand {
         guard sessionQueue > 0 else { throw ValidationError("--session-queue must be positive") }
         guard (1...65_535).contains(maxInflight) else { throw ValidationError("--max-inflight must be 1...65535") }
         guard (0...65_535).contains(maxKeepalive) else { throw ValidationError("--max-keepalive must be 0...65535") }
+        guard drainRate.isFinite, drainRate >= 0 else { throw ValidationError("--drain-rate must be >= 0, got \(drainRate)") }
         guard sysInterval >= 0, connectTimeout > 0 else {
             throw ValidationError("--sys-interval must be >= 0 and --connect-timeout > 0")
         }
@@ -120,7 +123,9 @@ struct NodeCommand: AsyncParsableCommand {
                 onBound: { announcer.bound(ServiceNames.http, port: $0) })
             services.append(.init(service: http))
         }
-        // Shut down in reverse order: the HTTP API and the listeners (clients) first, then the cluster links.
+        // Shut down in reverse order: first the drain (sessions handed over while everything still runs), then the
+        // HTTP API and the listeners (clients), then the cluster links.
+        services.append(.init(service: DrainService(broker: broker, sessionsPerSecond: drainRate, logger: logger)))
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
@@ -144,7 +149,7 @@ struct NodeCommand: AsyncParsableCommand {
             "max-packet-size=\(maxPacketSize)", "receive-maximum=\(receiveMaximum)", "max-inflight=\(maxInflight)",
             "session-queue=\(sessionQueue)",
             "max-keepalive=\(maxKeepalive)", "sys-interval=\(sysInterval)", "connect-timeout=\(connectTimeout)", "proxy-protocol=\(proxyProtocol)",
-            "log-level=\(logLevel)", "weight=\(weight)", "data-dir=\(dataDir ?? "- (memory only)")",
+            "log-level=\(logLevel)", "weight=\(weight)", "drain-rate=\(drainRate)", "data-dir=\(dataDir ?? "- (memory only)")",
         ] + cluster.logWords
         logger.info("configuration", metadata: ["node/config": "\(lines.joined(separator: " "))"])
     }

@@ -135,5 +135,13 @@ final class RemoteAttachments: Sendable {
         }
     }
 
+    /// Forgets and returns every connection (a draining node closes them all).
+    func removeAll() -> [ConnectionActor] {
+        entries.withLock { entries in
+            defer { entries.removeAll() }
+            return entries.values.map(\.connection)
+        }
+    }
+
     var count: Int { entries.withLock { $0.count } }
 }

@@ -29,6 +29,8 @@ public final class Broker: BrokerServices {
     let remoteAttachments = RemoteAttachments()
     let failovers = FailoverLog()
     let health: Mutex<ClusterHealth>
+    /// Set once the node starts draining (`drain`); never cleared.
+    let drainingFlag = Mutex(false)
     /// The data directory, when the node has one.
     public let store: DurableStore?
     let connectLock = KeyedLock<ClientID>()

@@ -138,6 +138,21 @@ final class ClusterOfNodes: Sendable {
 
     /// SIGKILLs node `index` and waits for the process to exit (its peers are not waited for; see
     /// `waitUntilOthersSee(index, "down")`).
+    /// Stops node `index` gracefully (SIGTERM: it drains, then leaves the cluster) and waits up to `timeout` for it
+    /// to exit; returns its exit status, or nil when it had to be killed.
+    func terminate(_ index: Int, within timeout: Duration = .seconds(20)) async -> Int32? {
+        let node = self[index]
+        killed.withLock { _ = $0.insert(index) }
+        node.kill(SIGTERM)
+        let deadline = ContinuousClock.now + timeout
+        while node.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        guard !node.isRunning else {
+            await node.stop()
+            return nil
+        }
+        return node.terminationStatus
+    }
+
     func kill(_ index: Int) async {
         let node = self[index]
         killed.withLock { _ = $0.insert(index) }

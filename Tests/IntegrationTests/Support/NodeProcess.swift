@@ -100,6 +100,8 @@ final class NodeProcess: Sendable {
 
     var pid: Int32 { process.withLock { $0.processIdentifier } }
     var isRunning: Bool { process.withLock { $0.isRunning } }
+    /// The exit status, once the process has exited.
+    var terminationStatus: Int32 { process.withLock { $0.terminationStatus } }
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
     func kill(_ signal: Int32 = SIGKILL) {
