@@ -24,26 +24,11 @@ struct GatewayListener: Service {
         let tls = self.tls
         let settings = self.settings
         let logger = self.logger
-        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.backlog, value: 1024)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .childChannelOption(.writeBufferWaterMark, value: .init(low: 256 * 1024, high: 1024 * 1024))
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try admission.admit(channel)
-                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
-                    try channel.pipeline.syncOperations.addHandler(
-                        ClientConnectionHandler(state: state, settings: settings, logger: logger))
-                }
-            }
-        let channel: any Channel
-        do {
-            channel = try await bootstrap.bind(host: bind, port: port).get()
-        } catch where bind == "::" {
-            // No IPv6 on this host: fall back to IPv4 only.
-            channel = try await bootstrap.bind(host: "0.0.0.0", port: port).get()
+        let channel = try await ClientListenerBootstrap.bind(host: bind, port: port) { channel in
+            try admission.admit(channel)
+            if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
+            try channel.pipeline.syncOperations.addHandler(
+                ClientConnectionHandler(state: state, settings: settings, logger: logger))
         }
         logger.info(
             "listening",

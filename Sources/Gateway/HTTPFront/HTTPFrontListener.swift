@@ -53,22 +53,9 @@ struct HTTPFrontListener: Service {
         let local = self.local
         let admit = self.admit
         let logger = self.logger
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 1024)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .childChannelOption(.writeBufferWaterMark, value: .init(low: 256 * 1024, high: 1024 * 1024))
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try admit(channel)
-                    try Self.configure(channel, state: state, settings: settings, local: local, logger: logger)
-                }
-            }
-        do {
-            return try await bootstrap.bind(host: bind, port: port).get()
-        } catch where bind == "::" {
-            return try await bootstrap.bind(host: "0.0.0.0", port: port).get()
+        return try await ClientListenerBootstrap.bind(host: bind, port: port, group: group) { channel in
+            try admit(channel)
+            try Self.configure(channel, state: state, settings: settings, local: local, logger: logger)
         }
     }
 
