@@ -87,6 +87,20 @@ struct GatewayStateTests {
         #expect(moved.allSatisfy { $0.1 == "a" }, "a heavier node only gains keys")
     }
 
+    @Test("a node that comes back takes only the keys HRW gives it; no other key moves")
+    func nodeComesBack() {
+        let state = GatewayState(clusterWithRise: 2, fall: 3)
+        _ = state.apply(members: [Self.member("bb"), Self.member("c")])
+        let ids = (0..<3000).map { "back-\($0)" }
+        let before = ids.map { state.candidates(for: $0).first!.name.rawValue }
+        _ = state.apply(members: [Self.member("a"), Self.member("bb"), Self.member("c")])
+        let after = ids.map { state.candidates(for: $0).first!.name.rawValue }
+        let moved = zip(before, after).filter { $0 != $1 }
+        #expect(moved.allSatisfy { $0.1 == "a" })
+        let fraction: Double = Double(moved.count) / 3000
+        #expect((0.30...0.37).contains(fraction), "about a third moves: \(moved.count)")
+    }
+
     @Test("health checks take a backend out after --fall failures and close its connections")
     func healthChecks() async throws {
         let state = GatewayState(clusterWithRise: 2, fall: 2)

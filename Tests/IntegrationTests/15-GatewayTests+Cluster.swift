@@ -152,7 +152,7 @@ struct GatewayClusterTests {
         }
     }
 
-    @Test("/stats on the HTTP port: JSON with the three backends, their weights and connections; the affinity view names the owner; Prometheus text; HTML that refreshes")
+    @Test("/stats on the HTTP port: JSON with the three backends, their weights and connections; the affinity view names the owner, and over 10,000 IDs gives each node its weight's share; Prometheus text; HTML that refreshes")
     func stats() async throws {
         try await Self.weighted { cluster in
             try await withJoinedGateway(cluster) { gateway in
@@ -182,6 +182,22 @@ struct GatewayClusterTests {
                 #expect(prometheus.status == 200)
                 #expect(prometheus.body.contains("starling_gateway_backend_connections{backend=\"\(cluster.names[owner])\"} 1"))
                 #expect(!prometheus.body.contains(id), "no client ID in the metrics")
+
+                // The running gateway's choice over 10,000 client IDs, asked through its affinity view: each node's
+                // share is within 3 points of its weight's (5/2/3 → 50/20/30 %).
+                var chosen: [String: Int] = [:]
+                for k in 0..<10_000 {
+                    let answer = try await get("/stats?format=json&client=share-\(k)")
+                    let body = try #require(try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any])
+                    let name = try #require((body["affinity"] as? [String: Any])?["chosen"] as? String)
+                    chosen[name, default: 0] += 1
+                }
+                for (index, weight) in Self.weights.enumerated() {
+                    let share: Double = Double(chosen[cluster.names[index], default: 0]) / 10_000
+                    let expected: Double = weight / 10
+                    let off: Double = abs(share - expected)
+                    #expect(off <= 0.03, "\(cluster.names[index]): \(share) against \(expected)")
+                }
 
                 let page = try await get("/stats")
                 #expect(page.status == 200)
