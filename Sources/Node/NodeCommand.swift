@@ -23,7 +23,7 @@ struct NodeCommand: AsyncParsableCommand {
     static let valueOptions = [
         "name", "bind", "mqtt-port", "ws-port", "mqtts-port", "tls-cert", "tls-key", "tls-ca", "password-file",
         "acl-file", "max-packet-size", "receive-maximum", "max-inflight", "session-queue", "max-keepalive", "sys-interval",
-        "connect-timeout", "log-level", "weight", "data-dir", "http-port", "drain-rate",
+        "connect-timeout", "log-level", "weight", "data-dir", "http-port", "drain-rate", "admin-user", "admin-password",
     ] + ClusterOptions.valueOptions
     static let booleanFlags = ["no-allow-anonymous", "proxy-protocol"]
 
@@ -52,6 +52,9 @@ struct NodeCommand: AsyncParsableCommand {
     @OptionGroup(title: "Cluster") var cluster: ClusterOptions
     @Option(help: "This node's share of sessions relative to the others (rendezvous-hashing weight).") var weight = 1.0
     @Option(help: "Directory for persistent sessions and retained messages (default: memory only).") var dataDir: String?
+    @Option(help: "The admin API's user name.") var adminUser = "admin"
+    @Option(help: "The admin API's password (better through STARLING_ADMIN_PASSWORD); without one the admin API is closed.")
+    var adminPassword: String?
     @Option(help: "On SIGTERM, sessions handed to their next owners per second at most (0 = no limit).")
     var drainRate = 500.0
 
@@ -118,8 +121,9 @@ struct NodeCommand: AsyncParsableCommand {
             .init(service: listeners),
         ]
         if httpPort > 0 {
+            let access = AdminAccess(user: adminUser, password: adminPassword)
             let http = NodeHTTPService.make(
-                broker: broker, bind: bind, port: httpPort, logger: Logger(label: "starling.http"),
+                broker: broker, access: access, bind: bind, port: httpPort, logger: Logger(label: "starling.http"),
                 onBound: { announcer.bound(ServiceNames.http, port: $0) })
             services.append(.init(service: http))
         }
@@ -149,7 +153,8 @@ struct NodeCommand: AsyncParsableCommand {
             "max-packet-size=\(maxPacketSize)", "receive-maximum=\(receiveMaximum)", "max-inflight=\(maxInflight)",
             "session-queue=\(sessionQueue)",
             "max-keepalive=\(maxKeepalive)", "sys-interval=\(sysInterval)", "connect-timeout=\(connectTimeout)", "proxy-protocol=\(proxyProtocol)",
-            "log-level=\(logLevel)", "weight=\(weight)", "drain-rate=\(drainRate)", "data-dir=\(dataDir ?? "- (memory only)")",
+            "log-level=\(logLevel)", "weight=\(weight)", "drain-rate=\(drainRate)", "admin-user=\(adminUser)",
+            "admin-password=\(adminPassword == nil ? "- (admin API closed)" : "****")", "data-dir=\(dataDir ?? "- (memory only)")",
         ] + cluster.logWords
         logger.info("configuration", metadata: ["node/config": "\(lines.joined(separator: " "))"])
     }

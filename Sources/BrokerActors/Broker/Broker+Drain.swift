@@ -46,3 +46,18 @@ extension Broker {
         for connection in attached { try? await connection.disconnect(reason: .serverShuttingDown) }
     }
 }
+
+extension Broker {
+    /// Changes this node's weight at run time: the new member record is gossiped (every node, and a gateway member,
+    /// routes by it at once), and the sessions and retained shards here whose owner the new weight changes are
+    /// handed over. Returns false for an invalid weight (not finite, not > 0, above `Member.maximumWeight`) or while
+    /// draining.
+    public func reweigh(to weight: Double) async -> Bool {
+        guard weight.isFinite, weight > 0, weight <= Member.maximumWeight, !isDraining else { return false }
+        guard actorSystem.updateLocalMember(weight: weight) else { return true }  // unchanged
+        logger.notice("weight changed", metadata: ["cluster/weight": "\(weight)"])
+        await rebalanceSessions(down: nil)
+        await rebalanceRetained()
+        return true
+    }
+}

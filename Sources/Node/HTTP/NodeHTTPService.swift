@@ -5,22 +5,24 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 
-/// The node's HTTP API (Hummingbird), default port 18083. Today it serves the health endpoint a load balancer
-/// checks: `GET /api/v5/status` (also `/status`), with no login: 200 and `Node <name> is started\nstarling is
-/// running` when the node is up and with the majority of the cluster, 503 while it is starting, partitioned or
-/// leaving; `?format=json` answers the same as JSON.
+/// The node's HTTP API (Hummingbird), default port 18083. The health endpoint a load balancer checks, with no
+/// login: `GET /api/v5/status` (also `/status`): 200 and `Node <name> is started\nstarling is running` when the node
+/// is up and with the majority of the cluster, 503 while it is starting, partitioned, draining or leaving;
+/// `?format=json` answers the same as JSON. The admin routes (`NodeAdminRoutes`) need the admin login.
 enum NodeHTTPService {
     /// The application, as a `Service` for the node's service group. `onBound` gets the port actually bound (the
     /// node announces it in its member record).
     static func make(
-        broker: Broker, bind: String, port: Int, logger: Logger, onBound: @escaping @Sendable (Int) async -> Void
+        broker: Broker, access: AdminAccess, bind: String, port: Int, logger: Logger,
+        onBound: @escaping @Sendable (Int) async -> Void
     ) -> some Service {
-        let router = Router()
-        let status: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, _ in
+        let router = Router(context: NodeRequestContext.self)
+        let status: @Sendable (Request, NodeRequestContext) async throws -> Response = { request, _ in
             statusResponse(broker.status, json: request.uri.queryParameters.get("format") == "json")
         }
         router.get("/api/v5/status", use: status)
         router.get("/status", use: status)
+        NodeAdminRoutes.add(to: router, broker: broker, access: access)
         return Application(
             router: router,
             configuration: .init(address: .hostname(bind, port: port), serverName: "starling"),
