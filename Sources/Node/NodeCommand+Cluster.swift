@@ -5,8 +5,8 @@ import StarlingCLI
 
 extension NodeCommand {
     /// The cluster settings from the flags; nil when no cookie is configured (a standalone node).
-    func clusterSettings() throws -> ClusterSystemSettings? {
-        try cluster.settings(name: name, bind: bind, role: .broker, weight: weight)
+    func clusterSettings(_ options: ClusterOptions? = nil) throws -> ClusterSystemSettings? {
+        try (options ?? cluster).settings(name: name, bind: bind, role: .broker, weight: weight)
     }
 
     /// A node without a cookie: its actors run on a `ClusterSystem` that opens no port and joins nobody.

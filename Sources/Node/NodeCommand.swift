@@ -25,7 +25,7 @@ struct NodeCommand: AsyncParsableCommand {
         "acl-file", "max-packet-size", "receive-maximum", "max-inflight", "session-queue", "max-keepalive", "sys-interval",
         "connect-timeout", "log-level", "weight", "data-dir", "http-port", "drain-rate", "admin-user", "admin-password",
     ] + ClusterOptions.valueOptions
-    static let booleanFlags = ["no-allow-anonymous", "proxy-protocol"]
+    static let booleanFlags = ["no-allow-anonymous", "proxy-protocol", "dev"]
 
     @Option(help: "This node's name, as in $SYS topics.") var name = "starling@127.0.0.1"
     @Option(help: "The address to listen on; :: listens on IPv6 and IPv4.") var bind = "::"
@@ -52,6 +52,8 @@ struct NodeCommand: AsyncParsableCommand {
     @OptionGroup(title: "Cluster") var cluster: ClusterOptions
     @Option(help: "This node's share of sessions relative to the others (rendezvous-hashing weight).") var weight = 1.0
     @Option(help: "Directory for persistent sessions and retained messages (default: memory only).") var dataDir: String?
+    @Flag(help: "A local test node: a missing cookie or admin password is generated (printed once, kept in the data dir).")
+    var dev = false
     @Option(help: "The admin API's user name.") var adminUser = "admin"
     @Option(help: "The admin API's password (better through STARLING_ADMIN_PASSWORD); without one the admin API is closed.")
     var adminPassword: String?
@@ -82,6 +84,7 @@ struct NodeCommand: AsyncParsableCommand {
             throw ValidationError("--sys-interval must be >= 0 and --connect-timeout > 0")
         }
         try validateCluster()
+        try validateSecrets()
     }
 
     func run() async throws {
@@ -98,8 +101,9 @@ struct NodeCommand: AsyncParsableCommand {
         config.sysInterval = UInt32(sysInterval)
         config.connectTimeoutMilliseconds = Int64(connectTimeout) * 1000
         logEffectiveConfiguration(logger)
+        let secrets = try resolveSecrets()
         let clusterLogger = Logger(label: "starling.cluster")
-        let clustered = try clusterSettings()
+        let clustered = try clusterSettings(secrets.cluster)
         if clustered == nil { logger.info("cluster off: no --cookie or --cookie-file") }
         let system = try await ClusterSystem(settings: clustered ?? standaloneSettings(), logger: clusterLogger)
         var store: DurableStore?
@@ -121,7 +125,7 @@ struct NodeCommand: AsyncParsableCommand {
             .init(service: listeners),
         ]
         if httpPort > 0 {
-            let access = AdminAccess(user: adminUser, password: adminPassword)
+            let access = AdminAccess(user: adminUser, password: secrets.adminPassword)
             let http = NodeHTTPService.make(
                 broker: broker, access: access, bind: bind, port: httpPort, logger: Logger(label: "starling.http"),
                 onBound: { announcer.bound(ServiceNames.http, port: $0) })
@@ -154,7 +158,7 @@ struct NodeCommand: AsyncParsableCommand {
             "session-queue=\(sessionQueue)",
             "max-keepalive=\(maxKeepalive)", "sys-interval=\(sysInterval)", "connect-timeout=\(connectTimeout)", "proxy-protocol=\(proxyProtocol)",
             "log-level=\(logLevel)", "weight=\(weight)", "drain-rate=\(drainRate)", "admin-user=\(adminUser)",
-            "admin-password=\(adminPassword == nil ? "- (admin API closed)" : "****")", "data-dir=\(dataDir ?? "- (memory only)")",
+            "admin-password=\(adminPassword == nil ? (dev ? "- (--dev)" : "- (admin API closed)") : "****")", "dev=\(dev)", "data-dir=\(dataDir ?? "- (memory only)")",
         ] + cluster.logWords
         logger.info("configuration", metadata: ["node/config": "\(lines.joined(separator: " "))"])
     }

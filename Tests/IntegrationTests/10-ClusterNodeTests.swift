@@ -23,10 +23,10 @@ struct ClusterNodeTests {
         let portB = try PortAllocator.shared.next()
         let cookieFile = FileManager.default.temporaryDirectory.appendingPathComponent("cookie-\(portB)").path
         try (Self.cookie + "\n").write(toFile: cookieFile, atomically: true, encoding: .utf8)
-        let a = try await NodeProcess.start(["--name", "a@127.0.0.1", "--cluster-port", String(portA), "--cookie", Self.cookie])
+        let a = try await NodeProcess.start(["--name", "a@127.0.0.1", "--cluster-port", String(portA), "--cookie", Self.cookie, "--dev"])
         let b = try await NodeProcess.start([
             "--name", "b@127.0.0.1", "--cluster-port", String(portB), "--cookie-file", cookieFile,
-            "--seed", "127.0.0.1:\(portA)", "--weight", "2",
+            "--seed", "127.0.0.1:\(portA)", "--weight", "2", "--admin-password", "b-admin-password",
         ])
         try await waitForMember(a, "b@127.0.0.1", "up")
         try await waitForMember(b, "a@127.0.0.1", "up")
@@ -48,6 +48,7 @@ struct ClusterNodeTests {
             (["--cookie", cookie, "--cluster-port", "70000"], "--cluster-port must be 0...65535"),
             (["--cookie", cookie, "--cluster-cert", "/tmp/x.pem"], "--cluster-cert and --cluster-key must be given together"),
             (["--cookie", cookie, "--name", "bad/name"], "--name must be"),
+            (["--cookie", cookie], "cluster mode needs --admin-password"),
         ])
     func badFlags(arguments: [String], message: String) throws {
         let process = Process()

@@ -37,7 +37,7 @@ def cluster(start_node):
             port = free_ports(1)[0]
             seed = seed if i > 0 else port
             try:
-                nodes.append(start_node("--name", f"n{i + 1}@127.0.0.1", "--cluster-port", str(port), "--cookie",
+                nodes.append(start_node("--name", f"n{i + 1}@127.0.0.1", "--cluster-port", str(port), "--dev", "--cookie",
                                         COOKIE, "--seed", f"127.0.0.1:{seed}", log_level="info"))
                 break
             except RuntimeError as error:

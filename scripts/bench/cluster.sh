@@ -51,7 +51,7 @@ for i in 1 2 3; do
     cport[$i]=$(bench_free_port)
 done
 for i in 1 2 3; do
-    pids+=("$(bench_start_target "$node $common --name n$i@127.0.0.1 --mqtt-port {port} --cluster-port ${cport[$i]} --cookie $cookie --seed 127.0.0.1:${cport[1]}" "${mqtt[$i]}" "$work/n$i.log")")
+    pids+=("$(bench_start_target "$node $common --name n$i@127.0.0.1 --mqtt-port {port} --cluster-port ${cport[$i]} --cookie $cookie --dev --seed 127.0.0.1:${cport[1]}" "${mqtt[$i]}" "$work/n$i.log")")
 done
 # The cluster is formed when node 1 has seen both others up.
 deadline=$((SECONDS + 30))

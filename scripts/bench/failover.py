@@ -57,7 +57,7 @@ def one_run(node_bin, run, workdir):
     for i in range(3):
         log = os.path.join(workdir, f"run{run}-n{i + 1}.log"); logs.append(log)
         procs.append(subprocess.Popen([node_bin, "--name", names[i], "--bind", "127.0.0.1", "--mqtt-port", str(mqtt_ports[i]),
-            "--ws-port", "0", "--http-port", "0", "--sys-interval", "0", "--cluster-port", str(cluster_ports[i]), "--cookie", cookie,
+            "--ws-port", "0", "--http-port", "0", "--sys-interval", "0", "--cluster-port", str(cluster_ports[i]), "--cookie", cookie, "--dev",
             "--seed", f"127.0.0.1:{cluster_ports[0]}"], stdout=open(log, "w"), stderr=subprocess.STDOUT))
     try:
         for log in logs: wait_log(log, "cluster/status=up ", 2, 30)

@@ -62,7 +62,7 @@ done
 common="--bind 127.0.0.1 --ws-port 0 --sys-interval 0 --log-level warning ${NODE_ARGS:-}"
 for i in $(seq "$count"); do
     cluster_flags=""
-    [ "$count" -gt 1 ] && cluster_flags="--cluster-port ${cport[$i]} --cookie $cookie --seed 127.0.0.1:${cport[1]}"
+    [ "$count" -gt 1 ] && cluster_flags="--cluster-port ${cport[$i]} --cookie $cookie --dev --seed 127.0.0.1:${cport[1]}"
     pids+=("$(bench_start_target "$node $common --name n$i@127.0.0.1 --mqtt-port {port} --http-port ${http[$i]} --weight ${weights[$i]} $cluster_flags" "${mqtt[$i]}" "$work/n$i.log")")
 done
 if [ "$count" -gt 1 ]; then

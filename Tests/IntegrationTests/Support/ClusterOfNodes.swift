@@ -76,7 +76,7 @@ final class ClusterOfNodes: Sendable {
     /// A node's flags; `{name}` in an extra argument becomes the node's short name (`n1`), for per-node paths.
     private static func arguments(name: String, port: Int, seeds: [Int], extra: [String]) -> [String] {
         let short = String(name.prefix { $0 != "@" })
-        return ["--name", name, "--cluster-port", String(port), "--cookie", cookie]
+        return ["--name", name, "--cluster-port", String(port), "--cookie", cookie, "--dev"]
             + seeds.flatMap { ["--seed", "127.0.0.1:\($0)"] } + extra.map { $0.replacingOccurrences(of: "{name}", with: short) }
     }
 
