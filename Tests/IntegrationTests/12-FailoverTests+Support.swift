@@ -12,18 +12,20 @@ import Testing
 enum Placement {
     static let names = (1...3).map { "n\($0)@127.0.0.1" }
 
-    static func candidates(_ nodes: [Int]) -> [OwnershipCandidate] {
-        nodes.map { OwnershipCandidate(name: NodeName(names[$0])!, weight: 1) }
+    /// `nodes` as ownership candidates; `weights[i]` is node i's weight (1 when not given).
+    static func candidates(_ nodes: [Int], weights: [Double] = []) -> [OwnershipCandidate] {
+        nodes.map { OwnershipCandidate(name: NodeName(names[$0])!, weight: weights.indices.contains($0) ? weights[$0] : 1) }
     }
 
-    /// Indexes of the nodes for `key`, best first, among `nodes`.
-    static func preference(for key: String, among nodes: [Int] = [0, 1, 2]) -> [Int] {
-        Ownership.preferenceList(for: key, among: candidates(nodes)).map { names.firstIndex(of: $0.rawValue)! }
+    /// Indexes of the nodes for `key`, best first, among `nodes` (with `weights`, default all 1).
+    static func preference(for key: String, among nodes: [Int] = [0, 1, 2], weights: [Double] = []) -> [Int] {
+        Ownership.preferenceList(for: key, among: candidates(nodes, weights: weights))
+            .map { names.firstIndex(of: $0.rawValue)! }
     }
 
-    /// The node owning the session of `clientID` among `nodes`.
-    static func owner(of clientID: String, among nodes: [Int] = [0, 1, 2]) -> Int {
-        preference(for: "session/\(clientID)", among: nodes)[0]
+    /// The node owning the session of `clientID` among `nodes` (with `weights`, default all 1).
+    static func owner(of clientID: String, among nodes: [Int] = [0, 1, 2], weights: [Double] = []) -> Int {
+        preference(for: "session/\(clientID)", among: nodes, weights: weights)[0]
     }
 
     /// The node holding the replica of the session of `clientID` among `nodes`.

@@ -11,11 +11,9 @@ import Testing
 struct GatewayClusterTests {
     static let weights: [Double] = [5, 2, 3]
 
-    /// Node indexes in preference order for `clientID`'s session, with the test's weights.
+    /// The node owning `clientID`'s session among `nodes`, with the test's weights.
     static func owner(of clientID: String, among nodes: [Int] = [0, 1, 2]) -> Int {
-        let candidates = nodes.map { OwnershipCandidate(name: NodeName(Placement.names[$0])!, weight: weights[$0]) }
-        let first = Ownership.primary(for: "session/\(clientID)", among: candidates)!
-        return Placement.names.firstIndex(of: first.rawValue)!
+        Placement.owner(of: clientID, among: nodes, weights: weights)
     }
 
     static func weighted<T>(_ body: (ClusterOfNodes) async throws -> T) async throws -> T {

@@ -1,4 +1,3 @@
-import ClusterTransport
 import Foundation
 import MQTTClient
 import MQTTCore
@@ -77,9 +76,8 @@ struct NodeAPITests {
         try await withCluster(count: 3, extraArguments: ["--admin-password", Self.password]) { cluster in
             try await withJoinedGateway(cluster) { gateway in
                 // A client whose owner changes to node 3 when node 3 weighs 10 instead of 1.
-                let heavy = [1.0, 1, 10].enumerated().map { OwnershipCandidateInfo(index: $0.offset, weight: $0.element) }
                 let id = try #require((0..<10_000).lazy.map { "reweigh-\($0)" }.first {
-                    Placement.owner(of: $0) != 2 && OwnershipCandidateInfo.owner(of: $0, among: heavy) == 2
+                    Placement.owner(of: $0) != 2 && Placement.owner(of: $0, weights: [1, 1, 10]) == 2
                 })
                 let before = Placement.owner(of: id)
                 let client = try await TestClient.connect(gateway.configuration(id) {
@@ -103,17 +101,5 @@ struct NodeAPITests {
                 try await again.disconnect()
             }
         }
-    }
-}
-
-/// Ownership with arbitrary weights over the test cluster's nodes (`Placement` assumes weight 1).
-struct OwnershipCandidateInfo {
-    var index: Int
-    var weight: Double
-
-    static func owner(of clientID: String, among nodes: [OwnershipCandidateInfo]) -> Int {
-        let candidates = nodes.map { OwnershipCandidate(name: NodeName(Placement.names[$0.index])!, weight: $0.weight) }
-        let first = Ownership.primary(for: "session/\(clientID)", among: candidates)!
-        return Placement.names.firstIndex(of: first.rawValue)!
     }
 }
