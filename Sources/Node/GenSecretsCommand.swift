@@ -6,7 +6,8 @@ struct GenSecretsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gen-secrets",
         abstract: "Print a new cluster cookie (128 characters) and admin password (32 characters).",
-        discussion: "Output: two lines, `cookie=<…>` and `admin-password=<…>`. Give every node of a cluster the same cookie.")
+        discussion: "Output, in env-file form (for docker compose's .env, or `set -a; . file`): "
+            + "STARLING_COOKIE=<…> and STARLING_ADMIN_PASSWORD=<…>. Give every node of a cluster the same cookie.")
 
     static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 
@@ -16,7 +17,7 @@ struct GenSecretsCommand: ParsableCommand {
     }
 
     func run() {
-        print("cookie=\(Self.secret(length: 128))")
-        print("admin-password=\(Self.secret(length: 32))")
+        print("STARLING_COOKIE=\(Self.secret(length: 128))")
+        print("STARLING_ADMIN_PASSWORD=\(Self.secret(length: 32))")
     }
 }

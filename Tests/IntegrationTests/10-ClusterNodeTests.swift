@@ -88,15 +88,15 @@ struct GenSecretsTests {
         return values
     }
 
-    @Test("prints a 128-character cookie and a 32-character admin password, different each time")
+    @Test("prints a 128-character cookie and a 32-character admin password in env-file form, different each time")
     func secrets() throws {
         let first = try run()
         let second = try run()
         let alphanumeric = { (text: String) in text.unicodeScalars.allSatisfy { $0.isASCII && $0.properties.isAlphabetic || ("0"..."9").contains($0) } }
-        #expect(first["cookie"]?.count == 128)
-        #expect(first["admin-password"]?.count == 32)
-        #expect(alphanumeric(first["cookie"] ?? "") && alphanumeric(first["admin-password"] ?? ""))
-        #expect(first["cookie"] != second["cookie"])
-        #expect(first["admin-password"] != second["admin-password"])
+        #expect(first["STARLING_COOKIE"]?.count == 128)
+        #expect(first["STARLING_ADMIN_PASSWORD"]?.count == 32)
+        #expect(alphanumeric(first["STARLING_COOKIE"] ?? "") && alphanumeric(first["STARLING_ADMIN_PASSWORD"] ?? ""))
+        #expect(first["STARLING_COOKIE"] != second["STARLING_COOKIE"])
+        #expect(first["STARLING_ADMIN_PASSWORD"] != second["STARLING_ADMIN_PASSWORD"])
     }
 }
