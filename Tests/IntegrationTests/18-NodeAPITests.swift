@@ -52,6 +52,24 @@ struct NodeAPITests {
         }
     }
 
+    @Test("/metrics and /api/v5/prometheus/stats: Prometheus text without login, no client ID in it")
+    func prometheus() async throws {
+        try await withNode(["--admin-password", Self.password]) { node in
+            let client = try await TestClient.connect(node, "prometheus-client-7")
+            for path in ["/metrics", "/api/v5/prometheus/stats"] {
+                let answer = try await Self.request(node.httpPort, "GET", path)
+                #expect(answer.status == 200)
+                #expect(answer.headers["content-type"]?.hasPrefix("text/plain") == true)
+                #expect(answer.body.contains("# TYPE starling_connections gauge"))
+                let lines = Set(answer.body.split(separator: "\n").map(String.init))
+                #expect(lines.contains("starling_connections 1.0"), "\(answer.body)")
+                #expect(lines.contains("starling_up 1.0"))
+                #expect(!answer.body.contains("prometheus-client-7"))
+            }
+            try await client.disconnect()
+        }
+    }
+
     @Test("POST /api/v5/node/drain: the node drains, leaves and exits 0")
     func drainEndpoint() async throws {
         // Not `withNode`: this node is meant to exit.
@@ -98,6 +116,17 @@ struct NodeAPITests {
                 let view = try await Self.request(cluster[0].httpPort, "GET", "/api/v5/cluster", authorization: Self.basic)
                 let members = try #require(try Self.object(view.body)["members"] as? [[String: Any]])
                 #expect(members.first { $0["node"] as? String == cluster.names[2] }?["weight"] as? Double == 10)
+
+                // Every node's figures, asked on node 1: the client's connection is on node 3.
+                let nodes = try await Self.request(cluster[0].httpPort, "GET", "/api/v5/nodes", authorization: Self.basic)
+                let list = try #require(try JSONSerialization.jsonObject(with: Data(nodes.body.utf8)) as? [[String: Any]])
+                #expect(list.compactMap { $0["node"] as? String } == cluster.names)
+                #expect(list[2]["connections"] as? Int == 1)
+                #expect(list[2]["sessions"] as? Int ?? 0 >= 1)
+                let totals = try Self.object(
+                    try await Self.request(cluster[1].httpPort, "GET", "/api/v5/metrics", authorization: Self.basic).body)
+                #expect(totals["nodes"] as? Int == 3)
+                #expect(totals["connections"] as? Int == 1)
                 try await again.disconnect()
             }
         }

@@ -85,6 +85,7 @@ public final class Broker: BrokerServices {
         _ = actorSystem.makeWellKnown(path: SessionHostActor.path) {
             SessionHostActor(broker: self, actorSystem: actorSystem)
         }
+        _ = actorSystem.makeWellKnown(path: AdminActor.path) { AdminActor(broker: self, actorSystem: actorSystem) }
     }
 
     // MARK: Connect and disconnect

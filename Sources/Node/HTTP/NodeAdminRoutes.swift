@@ -8,7 +8,8 @@ import Glibc
 #endif
 
 /// The admin part of the node's HTTP API (EMQX-style paths): `POST /api/v5/login`, and behind `AdminAuthMiddleware`
-/// `GET /api/v5/cluster`, `PUT /api/v5/node/weight` and `POST /api/v5/node/drain`.
+/// `GET /api/v5/cluster`, `GET /api/v5/nodes` and `/api/v5/stats` (every up broker's `NodeInfo`),
+/// `GET /api/v5/metrics` (cluster-wide totals), `PUT /api/v5/node/weight` and `POST /api/v5/node/drain`.
 enum NodeAdminRoutes {
     struct LoginRequest: Decodable {
         var username: String
@@ -66,6 +67,15 @@ enum NodeAdminRoutes {
             return try json(ClusterView(
                 node: broker.actorSystem.node.name.rawValue, epoch: snapshot.epoch, status: broker.status,
                 members: members))
+        }
+        admin.get("nodes") { _, _ -> Response in
+            try json(await broker.clusterInfo())
+        }
+        admin.get("stats") { _, _ -> Response in
+            try json(await broker.clusterInfo())
+        }
+        admin.get("metrics") { _, _ -> Response in
+            try json(NodeInfo.totals(await broker.clusterInfo()))
         }
         admin.put("node/weight") { request, context -> Response in
             let body = try await request.decode(as: WeightRequest.self, context: context)

@@ -8,7 +8,8 @@ import ServiceLifecycle
 /// The node's HTTP API (Hummingbird), default port 18083. The health endpoint a load balancer checks, with no
 /// login: `GET /api/v5/status` (also `/status`): 200 and `Node <name> is started\nstarling is running` when the node
 /// is up and with the majority of the cluster, 503 while it is starting, partitioned, draining or leaving;
-/// `?format=json` answers the same as JSON. The admin routes (`NodeAdminRoutes`) need the admin login.
+/// `?format=json` answers the same as JSON. `/metrics` and `/api/v5/prometheus/stats` give Prometheus text, also
+/// without login. The admin routes (`NodeAdminRoutes`) need the admin login.
 enum NodeHTTPService {
     /// The application, as a `Service` for the node's service group. `onBound` gets the port actually bound (the
     /// node announces it in its member record).
@@ -22,6 +23,13 @@ enum NodeHTTPService {
         }
         router.get("/api/v5/status", use: status)
         router.get("/status", use: status)
+        let prometheus: @Sendable (Request, NodeRequestContext) async throws -> Response = { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(string: NodePrometheus.render(broker.nodeInfo))))
+        }
+        router.get("/metrics", use: prometheus)
+        router.get("/api/v5/prometheus/stats", use: prometheus)
         NodeAdminRoutes.add(to: router, broker: broker, access: access)
         return Application(
             router: router,
