@@ -82,12 +82,9 @@ public final class AdminAccess: Sendable {
         return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     }
 
-    /// Compares SHA-256 digests, so neither the length nor the first differing byte shows in the time taken.
+    /// Compares SHA-256 digests (always 32 bytes) with `PasswordHash.constantTimeEquals`, so neither the length nor
+    /// the first differing byte shows in the time taken.
     private func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        let da = Array(SHA256.hash(data: a))
-        let db = Array(SHA256.hash(data: b))
-        var difference: UInt8 = 0
-        for index in da.indices { difference |= da[index] ^ db[index] }
-        return difference == 0
+        PasswordHash.constantTimeEquals(Array(SHA256.hash(data: a)), Array(SHA256.hash(data: b)))
     }
 }

@@ -48,7 +48,8 @@ public struct ClusterSystemSettings: Sendable {
 }
 
 extension Duration {
-    var timeAmount: TimeAmount {
+    /// The same span as NIO's `TimeAmount` (nanosecond precision).
+    public var timeAmount: TimeAmount {
         let (seconds, attoseconds) = components
         return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }

@@ -1,3 +1,4 @@
+import ClusterTransport
 import Foundation
 import NIOCore
 import NIOPosix
@@ -98,12 +99,5 @@ enum HealthProbeError: Error, CustomStringConvertible {
         case .notHTTP: "not an HTTP response"
         case .closedEarly: "closed before a status line"
         }
-    }
-}
-
-extension Duration {
-    var timeAmount: TimeAmount {
-        let (seconds, attoseconds) = components
-        return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 }
